@@ -1,0 +1,146 @@
+"""Layer: the protocol every layer follows, and the checks made at its boundary.
+
+A layer has
+
+* ``params``: an ordered dict name -> Parameter (empty for activations),
+* ``buffers``: an ordered dict name -> array of state that is saved but not trained
+  (BatchNorm's ``running_mean``),
+* ``training``: True in train mode, False in eval mode (``train()`` / ``eval()``),
+* ``forward(x)`` -> y, which keeps on ``self`` what backward needs (the cache),
+* ``backward(dy)`` -> dx, which also fills the ``.grad`` of its parameters and
+  never modifies ``dy`` in place.
+
+Shapes are checked here, at the boundary, so that a wrong shape is reported with
+the layer's name and both shapes instead of surfacing deep inside NumPy.
+``label`` is the layer's name in messages: its class, or "layer 3 (Dense)" once a
+Sequential has numbered it.
+
+Input dtype rule (the same for every layer): floating input of another precision
+than the layer's parameters is cast to the parameters' dtype, with one warning per
+layer; integer, boolean or complex input raises `DTypeError` (integer images are
+usually 0..255 and need scaling, which a silent cast would hide).
+"""
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+
+from ..errors import DTypeError, ShapeError
+from ..parameter import Parameter
+
+
+def format_shape(shape) -> str:
+    """(None, 784) -> "(N, 784)"; unknown sizes after the batch axis print as "?"."""
+    parts = ["N" if (i == 0 and s is None) else ("?" if s is None else str(s)) for i, s in enumerate(shape)]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def shapes_match(expected, actual) -> bool:
+    """True when ``actual`` has the rank of ``expected`` and agrees where ``expected`` is not None."""
+    return len(expected) == len(actual) and all(e is None or a is None or e == a for e, a in zip(expected, actual))
+
+
+class Layer:
+    """Base class of all layers: parameters, train/eval mode and boundary checks."""
+
+    def __init__(self):
+        self.params: OrderedDict[str, Parameter] = OrderedDict()
+        self.buffers: OrderedDict[str, object] = OrderedDict()   # saved state that is not trained (running_var)
+        self.training = True
+        self.label = type(self).__name__
+        self._dtype_warned = False
+
+    # --- the protocol -------------------------------------------------------
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        """The output shape for ``input_shape`` (None for unknown sizes); raises ShapeError if it does not fit."""
+        return tuple(input_shape)
+
+    # --- parameters and modes -------------------------------------------------
+    def add_param(self, name: str, data) -> Parameter:
+        param = Parameter(data, name=name)
+        self.params[name] = param
+        setattr(self, name, param)
+        return param
+
+    def parameters(self) -> list[Parameter]:
+        return list(self.params.values())
+
+    def train(self, mode: bool = True):
+        self.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def config(self) -> dict:
+        """The constructor arguments, as JSON-able values (used by save/load)."""
+        return {}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.config().items())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    # --- boundary checks ------------------------------------------------------
+    def check_input(self, x, expected: tuple):
+        """Check ``x`` against ``expected`` (None = any size) and apply the dtype rule; returns x (cast if needed)."""
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            raise DTypeError(f"{self.label}: expected an array of shape {format_shape(expected)}, got {type(x).__name__}")
+        if not shapes_match(expected, shape):
+            raise ShapeError(
+                f"{self.label}: expected input of shape {format_shape(expected)}, got {tuple(shape)}"
+                + self._shape_hint(expected, tuple(shape))
+            )
+        return self.check_dtype(x)
+
+    def check_dtype(self, x):
+        kind = x.dtype.kind
+        if kind != "f":
+            hint = " (images stored as 0..255 integers: use x.astype('float32') / 255)" if kind in "ui" else ""
+            raise DTypeError(f"{self.label}: expected floating-point input, got dtype {x.dtype}{hint}")
+        if self.params:
+            want = next(iter(self.params.values())).data.dtype
+            if x.dtype != want:
+                if not self._dtype_warned:
+                    warnings.warn(
+                        f"{self.label}: input of dtype {x.dtype} cast to the parameters' dtype {want}",
+                        stacklevel=3,
+                    )
+                    self._dtype_warned = True
+                x = x.astype(want)
+        return x
+
+    def check_grad(self, dy, y_shape: tuple):
+        """Check that the upstream gradient has the shape of this layer's last output."""
+        shape = getattr(dy, "shape", None)
+        if shape is None or tuple(shape) != tuple(y_shape):
+            raise ShapeError(
+                f"{self.label}: backward expected a gradient of the output's shape {tuple(y_shape)}, "
+                f"got {None if shape is None else tuple(shape)}"
+            )
+
+    def check_forward_called(self, cached) -> None:
+        if cached is None:
+            raise RuntimeError(f"{self.label}: backward called before forward")
+
+    @staticmethod
+    def _shape_hint(expected: tuple, actual: tuple) -> str:
+        if len(expected) == 2 and len(actual) == 4:
+            return " (images are (N, C, H, W): put a Flatten() before this layer)"
+        if len(expected) == 4 and len(actual) == 2:
+            return " (this layer takes images (N, C, H, W): put a Reshape((C, H, W)) before it)"
+        if len(expected) == len(actual) + 1:
+            return " (a single sample? add the batch axis: x[None])"
+        return ""
+

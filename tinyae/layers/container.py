@@ -1,0 +1,149 @@
+"""Sequential: layers applied in order, gradients passed back in reverse order."""
+from __future__ import annotations
+
+from ..errors import ShapeError
+from ..parameter import Parameter
+from .base import Layer, format_shape
+
+
+class Sequential(Layer):
+    """y = layer_k(… layer_2(layer_1(x))); backward runs the layers in reverse.
+
+    ``input_shape`` (without the batch axis, e.g. (1, 28, 28)) lets the model check
+    when it is built that its layers fit together, and lets ``summary()`` show shapes.
+    """
+
+    def __init__(self, *layers: Layer, input_shape: tuple | None = None):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: item {i} is a {type(layer).__name__}, not a Layer")
+            layer.label = f"layer {i} ({type(layer).__name__})"
+        self.layers = list(layers)
+        self.input_shape = None if input_shape is None else tuple(input_shape)
+        for i, layer in enumerate(self.layers):
+            for name, p in layer.params.items():
+                self.params[f"{i}.{name}"] = p
+        self._first_param_layer = next((i for i, l in enumerate(self.layers) if l.params), len(self.layers))
+        self.shapes()   # fails now, naming both layers, if they do not fit together
+
+    # --- forward and backward -------------------------------------------------
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy, input_grad: bool = True):
+        """Backpropagate ``dy`` through every layer; returns dx (None if ``input_grad`` is False).
+
+        With ``input_grad=False`` (what training uses) the layers before the first one
+        with parameters are skipped and that layer does not compute its input gradient.
+        """
+        stop = 0 if input_grad else self._first_param_layer
+        for layer in reversed(self.layers[stop + 1:]):
+            dy = layer.backward(dy)
+        if stop >= len(self.layers):
+            return None
+        return self.layers[stop].backward(dy) if input_grad else self.layers[stop].backward(dy, input_grad=False)
+
+    # --- shapes -------------------------------------------------------------------
+    def shapes(self, input_shape: tuple | None = None) -> list[tuple]:
+        """The output shape of every layer for a batch of ``input_shape`` (None: the model's own).
+
+        Raises ShapeError naming the two layers that do not fit together.
+        """
+        sample_shape = input_shape or self.input_shape
+        if sample_shape is None:
+            sample_shape = self._guess_input_shape()
+            if sample_shape is None:
+                return []
+        shape, out = (None, *sample_shape), []
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.output_shape(shape)
+            except ShapeError as exc:
+                before = f"layer {i - 1} ({type(self.layers[i - 1]).__name__}) gives {format_shape(shape)}" if i else \
+                    f"the model's input is {format_shape(shape)}"
+                raise ShapeError(f"layers do not fit together: {before}, but {exc}") from None
+            out.append(shape)
+        return out
+
+    def output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return shape
+
+    def _guess_input_shape(self):
+        first = self.layers[0] if self.layers else None
+        if first is not None and hasattr(first, "in_features"):
+            return (first.in_features,)
+        if first is not None and hasattr(first, "in_channels"):
+            return (first.in_channels, None, None)
+        return None
+
+    # --- parameters and modes -----------------------------------------------------
+    def parameters(self) -> list[Parameter]:
+        """Every Parameter once (a tied weight is listed once, though two layers use it)."""
+        seen, unique = set(), []
+        for p in self.params.values():
+            if id(p) not in seen:
+                seen.add(id(p))
+                unique.append(p)
+        return unique
+
+    def named_parameters(self) -> dict[str, Parameter]:
+        """name -> Parameter, each Parameter once, under the name of its first use ("0.W")."""
+        seen, named = set(), {}
+        for name, p in self.params.items():
+            if id(p) not in seen:
+                seen.add(id(p))
+                named[name] = p
+        return named
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    def train(self, mode: bool = True):
+        self.training = mode
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    # --- display -------------------------------------------------------------------
+    def summary(self, input_shape: tuple | None = None) -> str:
+        """A table of the layers with their output shapes and parameter counts."""
+        shapes = self.shapes(input_shape)
+        rows = [("#", "layer", "output shape", "params")]
+        seen = set()
+        for i, layer in enumerate(self.layers):
+            count = sum(p.size for p in layer.params.values() if id(p) not in seen)
+            shared = any(id(p) in seen for p in layer.params.values())
+            seen.update(id(p) for p in layer.params.values())
+            shape = format_shape(shapes[i]) if shapes else "?"
+            rows.append((str(i), repr(layer), shape, f"{count:,}" + (" (+ tied)" if shared else "")))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = lambda r: "  ".join(r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c]) for c in range(4))
+        rule = "-" * len(line(rows[0]))
+        body = [line(rows[0]), rule] + [line(r) for r in rows[1:]] + [rule]
+        body.append(f"total parameters: {self.num_parameters():,}")
+        return "\n".join(body)
+
+    def __repr__(self):
+        inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
+        return f"Sequential(\n{inner}\n)"

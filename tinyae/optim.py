@@ -1,0 +1,257 @@
+"""Optimizers and learning-rate schedules.
+
+Each ``step()`` applies PyTorch's documented update rule to every Parameter, in
+place, from its ``.grad`` (equations O1–O4 in docs/math/dense.md give Adam's).
+Optimizers keep their state (moments, step count) in ``state_dict()`` so that a
+checkpoint can resume training exactly.
+"""
+from __future__ import annotations
+
+import math
+
+from . import backend
+from .parameter import Parameter
+
+
+class Optimizer:
+    """Base class: a list of Parameters, a learning rate and per-parameter state."""
+
+    def __init__(self, params, lr: float):
+        self.params: list[Parameter] = _unique(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got no parameters to optimize")
+        if lr <= 0:
+            raise ValueError(f"{type(self).__name__}: learning rate must be positive, got {lr}")
+        self.lr = float(lr)
+        self.t = 0                       # number of steps taken
+        self.state: list[dict] = [{} for _ in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.zero_grad()
+
+    def step(self) -> None:
+        self.t += 1
+        for p, state in zip(self.params, self.state):
+            self._update(p.data, p.grad, state)
+
+    def _update(self, w, g, state) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """The state as NumPy arrays and numbers: {"t", "lr", "state": [{name: array}]}."""
+        return {"t": self.t, "lr": self.lr,
+                "state": [{k: backend.to_numpy(v) for k, v in s.items()} for s in self.state]}
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["state"]) != len(self.params):
+            raise ValueError(f"{type(self).__name__}: state has {len(state['state'])} entries, "
+                             f"the optimizer has {len(self.params)} parameters")
+        self.t, self.lr = int(state["t"]), float(state["lr"])
+        self.state = [{k: backend.asarray(v, dtype=p.data.dtype) for k, v in s.items()}
+                      for s, p in zip(state["state"], self.params)]
+
+
+class SGD(Optimizer):
+    """SGD with optional momentum, Nesterov momentum and (L2) weight decay, as torch.optim.SGD:
+
+    g ← g + λw;  b ← μb + (1 − τ)g (b = g at the first step);  g ← g + μb (Nesterov) or b;  w ← w − ηg
+    """
+
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
+        self.momentum, self.dampening, self.nesterov, self.weight_decay = momentum, dampening, nesterov, weight_decay
+
+    def _update(self, w, g, state):
+        if self.weight_decay:
+            g = g + self.weight_decay * w
+        if self.momentum:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = g.copy()
+            else:
+                buf = state["momentum_buffer"]
+                buf *= self.momentum
+                buf += (1.0 - self.dampening) * g
+            buf = state["momentum_buffer"]
+            g = g + self.momentum * buf if self.nesterov else buf
+        w -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), as torch.optim.Adam; ``weight_decay`` adds λw to the gradient (L2).
+
+    m ← β1 m + (1 − β1) g                   (O1)
+    v ← β2 v + (1 − β2) g²                  (O2)
+    m̂ = m / (1 − β1ᵗ),  v̂ = v / (1 − β2ᵗ)    (O3)
+    w ← w − η m̂ / (√v̂ + ε)                  (O4)
+    """
+
+    decoupled = False
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        self.beta1, self.beta2 = betas
+        self.eps, self.weight_decay = eps, weight_decay
+
+    def _update(self, w, g, state):
+        xp = backend.xp
+        if self.weight_decay and self.decoupled:
+            w *= 1.0 - self.lr * self.weight_decay                  # AdamW: decay the weight itself
+        elif self.weight_decay:
+            g = g + self.weight_decay * w                           # Adam: L2 term in the gradient
+        if "m" not in state:
+            state["m"], state["v"] = xp.zeros_like(w), xp.zeros_like(w)
+        m, v = state["m"], state["v"]
+        m += (1.0 - self.beta1) * (g - m)                           # eq. O1 (same as β1 m + (1 − β1) g)
+        g2 = g * g
+        g2 -= v
+        g2 *= 1.0 - self.beta2
+        v += g2                                                     # eq. O2
+        bias1 = 1.0 - self.beta1 ** self.t                          # eq. O3
+        bias2 = 1.0 - self.beta2 ** self.t
+        denom = xp.sqrt(v, out=g2)
+        denom *= 1.0 / math.sqrt(bias2)
+        denom += self.eps
+        step = xp.divide(m, denom, out=denom)
+        step *= self.lr / bias1
+        w -= step                                                   # eq. O4
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter), as torch.optim.AdamW: w ← w(1 − ηλ), then the Adam step."""
+
+    decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as torch.optim.RMSprop (alpha, eps, weight_decay, momentum, centered):
+
+    v ← αv + (1 − α)g²;  ṽ = v − ḡ² if centered (ḡ ← αḡ + (1 − α)g);
+    w ← w − η g / (√ṽ + ε), or with momentum b ← μb + g / (√ṽ + ε), w ← w − ηb
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+        super().__init__(params, lr)
+        self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
+        self.momentum, self.centered = momentum, centered
+
+    def _update(self, w, g, state):
+        xp = backend.xp
+        if self.weight_decay:
+            g = g + self.weight_decay * w
+        if "square_avg" not in state:
+            state["square_avg"] = xp.zeros_like(w)
+            if self.centered:
+                state["grad_avg"] = xp.zeros_like(w)
+            if self.momentum:
+                state["momentum_buffer"] = xp.zeros_like(w)
+        v = state["square_avg"]
+        v *= self.alpha
+        v += (1.0 - self.alpha) * g * g
+        if self.centered:
+            g_avg = state["grad_avg"]
+            g_avg *= self.alpha
+            g_avg += (1.0 - self.alpha) * g
+            denom = xp.sqrt(v - g_avg * g_avg)
+        else:
+            denom = xp.sqrt(v)
+        denom += self.eps
+        if self.momentum:
+            buf = state["momentum_buffer"]
+            buf *= self.momentum
+            buf += g / denom
+            w -= self.lr * buf
+        else:
+            w -= self.lr * (g / denom)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale every gradient by min(1, max_norm / ‖g‖) where ‖g‖ is the global L2 norm; returns ‖g‖."""
+    total = global_grad_norm(params)
+    if total > max_norm:
+        scale = max_norm / (total + 1e-6)
+        for p in _unique(params):
+            p.grad = p.grad * scale
+    return total
+
+
+def global_grad_norm(params) -> float:
+    """sqrt(Σ over every parameter of Σ g²), each Parameter counted once."""
+    xp = backend.xp
+    total = 0.0
+    for p in _unique(params):
+        flat = p.grad.reshape(-1)
+        total += float(xp.dot(flat, flat))
+    return math.sqrt(total)
+
+
+# --- learning-rate schedules --------------------------------------------------------
+class Schedule:
+    """Sets ``optimizer.lr`` from the epoch number; call ``step()`` once per epoch."""
+
+    def __init__(self, optimizer: Optimizer):
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.epoch = 0
+
+    def step(self) -> float:
+        self.epoch += 1
+        self.optimizer.lr = self.lr_at(self.epoch)
+        return self.optimizer.lr
+
+    def lr_at(self, epoch: int) -> float:
+        raise NotImplementedError
+
+
+class StepLR(Schedule):
+    """η = η₀ · γ^⌊epoch / step_size⌋ (torch.optim.lr_scheduler.StepLR)."""
+
+    def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
+        super().__init__(optimizer)
+        self.step_size, self.gamma = step_size, gamma
+
+    def lr_at(self, epoch):
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class ExponentialLR(Schedule):
+    """η = η₀ · γ^epoch."""
+
+    def __init__(self, optimizer, gamma: float):
+        super().__init__(optimizer)
+        self.gamma = gamma
+
+    def lr_at(self, epoch):
+        return self.base_lr * self.gamma ** epoch
+
+
+class CosineAnnealingLR(Schedule):
+    """η = η_min + (η₀ − η_min)(1 + cos(π · epoch / T_max)) / 2 (torch's closed form)."""
+
+    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):
+        super().__init__(optimizer)
+        self.T_max, self.eta_min = T_max, eta_min
+
+    def lr_at(self, epoch):
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+def _unique(params) -> list[Parameter]:
+    seen, unique = set(), []
+    for p in params:
+        if not isinstance(p, Parameter):
+            raise TypeError(f"optimizers take Parameters (model.parameters()), got {type(p).__name__}")
+        if id(p) not in seen:
+            seen.add(id(p))
+            unique.append(p)
+    return unique
