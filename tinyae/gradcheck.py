@@ -143,8 +143,8 @@ def _unique_named(layer) -> dict:
 # --- the table printed by `python -m tinyae.gradcheck` -----------------------------------
 def standard_cases():
     """(name, run) pairs: every layer, loss and seed model with inputs chosen as the tests choose them."""
-    from . import gradcheck_cases
-    return gradcheck_cases.CASES
+    from . import checks
+    return checks.all_cases()
 
 
 def run_table(names=None, out=sys.stdout) -> list[tuple[str, str, float]]:

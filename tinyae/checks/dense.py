@@ -1,6 +1,4 @@
-"""The standard gradient checks: every layer, loss and seed model, with inputs chosen
-so that the finite differences are meaningful. The tests and
-``python -m tinyae.gradcheck`` run the same cases.
+"""Standard gradient checks of the dense layers, activations, losses and dense models.
 
 Inputs are kept away from kinks by construction: for ReLU and LeakyReLU every input
 has |x| ≥ 0.1, far more than the step h = 1e-6, so no difference straddles x = 0.
@@ -10,23 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import gradcheck, layers, losses
-
-CASES: list[tuple[str, callable]] = []
-
-
-def case(name):
-    """Register a function returning {gradient name: max relative error} under ``name``."""
-    def register(run):
-        CASES.append((name, run))
-        return run
-    return register
-
-
-def away_from_zero(rng, shape, margin=0.1):
-    """Normal values with |x| ≥ margin (keeps ReLU-like kinks out of reach of the finite difference)."""
-    x = rng.standard_normal(shape)
-    return np.sign(x) * (np.abs(x) + margin)
+from .. import gradcheck, layers, losses
+from . import away_from_zero, case
 
 
 @case("Dense(5→4)")
