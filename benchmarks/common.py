@@ -1,0 +1,51 @@
+"""Shared pieces of the benchmark scripts: timing, the GEMM rate, PyTorch twins of the zoo models."""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+
+def torch_or_none(threads: int = 2):
+    """PyTorch (CPU, ``threads`` threads) if it is importable, else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def median_time(run, repeats: int) -> float:
+    """Median wall time of ``run()`` over ``repeats`` calls (after one warm-up call)."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def gemm_rate(n: int = 1024, repeats: int = 10, dtype=np.float32) -> float:
+    """This machine's measured matrix-product rate in GFLOP/s (NumPy's BLAS, n×n×n)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n), dtype=dtype), rng.random((n, n), dtype=dtype)
+    seconds = median_time(lambda: a @ b, repeats)
+    return 2 * n ** 3 / seconds / 1e9
+
+
+def machine_line() -> str:
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"NumPy {np.__version__}")
+
+
+def print_table(rows: list[tuple], header: tuple) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
