@@ -1,0 +1,184 @@
+"""The command line, run as a user runs it: ``python -m tinyae ...`` in a subprocess.
+
+Each run gets the repository on PYTHONPATH and a temporary working folder. The
+training runs use the generated ``shapes`` data (no files needed) and ``--limit`` to
+stay fast; one run uses the real MNIST files when they are present (skipped otherwise).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+OUTPUTS = ("model.npz", "history.json", "loss.png", "reconstructions.png")
+
+
+def run_tinyae(*args, cwd, env_extra=None, code=None):
+    """Run ``python -m tinyae *args`` (or ``python -c code``) in ``cwd``; returns the CompletedProcess."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["TINYAE_OFFLINE"] = "1"                     # a test never downloads
+    env["MPLBACKEND"] = "Agg"
+    env.update(env_extra or {})
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "tinyae", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def assert_one_line_error(result, *words):
+    """Exit status 2, no traceback, and a message that contains every one of ``words``."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One quick training run on 512 shapes images, shared by the tests that read its outputs."""
+    work = tmp_path_factory.mktemp("cli")
+    result = run_tinyae("train", "--model", "dense", "--dataset", "shapes", "--epochs", "1", "--limit", "512",
+                        "--out", "run", cwd=work)
+    return work, result
+
+
+def test_train_writes_every_output_and_reports_per_pixel_mse(trained):
+    work, result = trained
+    assert result.returncode == 0, result.stderr
+    out = work / "run"
+    for name in OUTPUTS:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert "total parameters: 402,448" in result.stdout          # the model summary comes first
+    assert "test MSE:" in result.stdout and "per pixel" in result.stdout
+    assert "s per epoch" in result.stdout
+    for name in OUTPUTS:
+        assert str(Path("run") / name) in result.stdout          # every path written is printed
+    assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_history_json_has_one_epoch_and_the_run_settings(trained):
+    work, _ = trained
+    record = json.loads((work / "run" / "history.json").read_text())
+    assert record["epochs"] == [1]
+    assert len(record["loss"]) == 1 and len(record["val_loss"]) == 1 and len(record["seconds"]) == 1
+    assert record["loss_name"] == "MSE"
+    run = record["run"]
+    assert run["model"] == "dense" and run["dataset"] == "shapes" and run["train_images"] == 512
+    assert run["test_images"] == 2000
+    assert run["test_mse_per_pixel"] == pytest.approx(record["val_loss"][-1])
+    import tinyae
+    assert tinyae.History.from_dict(record).loss == record["loss"]   # history.json reads back as a History
+
+
+def test_trained_model_file_loads_without_pickle(trained):
+    work, _ = trained
+    with np.load(work / "run" / "model.npz", allow_pickle=False) as data:
+        assert "__architecture__" in data.files and "1.W" in data.files
+
+
+def test_reconstruct_writes_the_grid_and_prints_the_mse(trained):
+    work, _ = trained
+    result = run_tinyae("reconstruct", "--model-file", "run/model.npz", "--dataset", "shapes", "--out", "recon.png",
+                        "--n", "6", "--limit", "300", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert (work / "recon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "test MSE:" in result.stdout and "per pixel" in result.stdout and "300 test images" in result.stdout
+
+
+@pytest.mark.parametrize("command, example", [
+    ((), "tinyae train --model dense --dataset mnist --epochs 5 --out runs/dense"),
+    (("train",), "tinyae train --model dense --dataset mnist --epochs 5 --out runs/dense"),
+    (("reconstruct",), "tinyae reconstruct --model-file runs/dense/model.npz --dataset mnist --out recon.png"),
+    (("gradcheck",), "tinyae gradcheck"),
+    (("models",), "tinyae models"),
+])
+def test_help_describes_the_command_and_shows_an_example(command, example, tmp_path):
+    result = run_tinyae(*command, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert example in result.stdout
+    assert "example" in result.stdout
+    description = result.stdout.split("\n\n")[1]                # the paragraph after the usage line(s)
+    assert len(description.split()) >= 10, description
+
+
+def test_unknown_model_is_a_one_line_error_with_exit_status_2(tmp_path):
+    result = run_tinyae("train", "--model", "nosuchmodel", "--dataset", "shapes", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(result, "tinyae: error:", "nosuchmodel", "dense")
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_dataset_is_a_one_line_error(tmp_path):
+    result = run_tinyae("train", "--dataset", "cifar", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(result, "tinyae: error:", "cifar", "mnist")
+
+
+def test_bad_argument_value_is_a_one_line_usage_error(tmp_path):
+    result = run_tinyae("train", "--lr", "-1", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(result, "--lr", "positive")
+
+
+def test_missing_data_names_the_places_searched_without_traceback(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_tinyae("train", "--dataset", "fashion_mnist", "--data-dir", str(empty), "--no-download",
+                        "--out", "run", cwd=tmp_path,
+                        env_extra={"TINYAE_DATA_DIR": str(empty), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+                                   "HOME": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("tinyae: error:") and str(empty) in result.stderr
+    assert "--data-dir" in result.stderr
+
+
+def test_missing_model_file_is_a_one_line_error(tmp_path):
+    result = run_tinyae("reconstruct", "--model-file", "nothere.npz", "--dataset", "shapes", "--out", "r.png",
+                        cwd=tmp_path)
+    assert_one_line_error(result, "tinyae: error:", "nothere.npz")
+
+
+def test_models_lists_each_zoo_model_on_one_line(tmp_path):
+    from tinyae import models
+    result = run_tinyae("models", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == len(models.ZOO)
+    for name in models.ZOO:
+        line = next(l for l in lines if l.split()[0] == name)
+        assert f"{models.build(name).num_parameters():,} parameters" in line
+        assert "(1, 28, 28)" in line
+
+
+def test_without_matplotlib_tinyae_imports_and_plot_says_how_to_install(tmp_path):
+    code = ("import sys; sys.modules['matplotlib'] = None\n"   # makes `import matplotlib` fail
+            "import tinyae, tinyae.cli, tinyae.plot\n"
+            "try:\n"
+            "    tinyae.plot.loss_curves({'loss': [1.0]})\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n")
+    result = run_tinyae(cwd=tmp_path, code=code)
+    assert result.returncode == 0, result.stderr
+    assert 'pip install -e ".[plot]"' in result.stdout
+
+
+@pytest.mark.slow
+def test_train_on_real_mnist(data_dir, tmp_path):
+    result = run_tinyae("train", "--model", "dense", "--dataset", "mnist", "--epochs", "3", "--limit", "1000",
+                        "--batch-size", "32", "--quiet", "--out", "run", cwd=tmp_path,
+                        env_extra={"TINYAE_DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""                                  # --quiet: no progress bar
+    for name in OUTPUTS:
+        assert (tmp_path / "run" / name).is_file(), name
+    record = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert record["run"]["train_images"] == 1000 and record["run"]["test_images"] == 10000
+    # Reference points on the MNIST test set, MSE per pixel: the untrained model 0.234, an all-black
+    # output 0.114, the mean test image 0.067. Three epochs on 1000 digits reach about 0.040.
+    assert len(record["epochs"]) == 3
+    assert 0.0 < record["run"]["test_mse_per_pixel"] < 0.055

@@ -1,0 +1,199 @@
+"""Figures: a grid of images above their reconstructions, and loss curves.
+
+    from tinyae import plot
+    plot.reconstruction_grid(x_test[:10], predict(model, x_test[:10]), path="recon.png")
+    plot.loss_curves(history, path="loss.png")
+
+matplotlib is imported inside the functions, so ``import tinyae`` works without it;
+without it these functions raise ImportError saying how to install it
+(``pip install -e ".[plot]"``).
+
+Figures that are saved (``path`` given) are made with matplotlib's object-oriented
+``Figure`` and its Agg canvas: no display is needed, pyplot's list of open figures is
+not touched, and nothing is left open when these functions run in a loop. Without
+``path`` the figure is made with pyplot, so that ``plt.show()`` (or a notebook) can
+display it; close it with ``plt.close(fig)`` when done. Library code never calls
+``plt.show()``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import backend
+from .errors import ShapeError
+
+INSTALL_HINT = 'pip install -e ".[plot]"'
+
+
+def _matplotlib():
+    """The matplotlib package, or ImportError saying how to install it."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ImportError(f"tinyae.plot needs matplotlib, which is not installed: {INSTALL_HINT} "
+                          f"(or pip install matplotlib)") from exc
+    return matplotlib
+
+
+def _new_figure(figsize, for_saving: bool):
+    """A Figure: off-screen (Agg canvas, not registered with pyplot) when it is to be saved."""
+    _matplotlib()
+    if for_saving:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=figsize)
+        FigureCanvasAgg(fig)
+        return fig
+    import matplotlib.pyplot as plt
+    return plt.figure(figsize=figsize)
+
+
+def _save(fig, path) -> None:
+    """Write ``fig`` as PNG to ``path`` (folders created), then release pyplot's hold on it, if any."""
+    from pathlib import Path
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=100, bbox_inches="tight", pad_inches=0.1)   # nothing clipped
+    if fig.canvas.manager is not None:          # made by pyplot after all: do not leak it
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+
+
+def as_images(array, what: str = "images") -> np.ndarray:
+    """``array`` as a NumPy array of shape (N, C, H, W), C in {1, 3}.
+
+    Accepts (N, C, H, W) with C = 1 (grey) or 3 (RGB), (N, H, W) (grey), and flat
+    (N, D) rows when D is a square number (grey) or three times one (RGB). CuPy
+    arrays are copied to the host.
+    """
+    x = backend.to_numpy(array)
+    if x.ndim == 4 and x.shape[1] in (1, 3):
+        return x
+    if x.ndim == 3:
+        return x[:, None]
+    if x.ndim == 2:
+        for channels in (1, 3):
+            side = math.isqrt(x.shape[1] // channels)
+            if channels * side * side == x.shape[1] and side > 0:
+                return x.reshape(len(x), channels, side, side)
+    raise ShapeError(f"plot: {what} must have shape (N, 1, H, W), (N, 3, H, W), (N, H, W) or flat (N, H·W); "
+                     f"got {tuple(x.shape)}")
+
+
+def _to_display(image: np.ndarray) -> np.ndarray:
+    """(C, H, W) -> (H, W) for grey or (H, W, 3) for RGB, clipped to [0, 1] for display."""
+    image = np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
+    return image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+
+
+def reconstruction_grid(originals, reconstructions, path=None, n: int = 10, title: str | None = None,
+                        rows_extra=None):
+    """A figure with a row of images above a row of their reconstructions.
+
+    Parameters
+    ----------
+    originals, reconstructions : arrays of shape (N, 1, H, W) (grey) or (N, 3, H, W) (RGB)
+        (or (N, H, W), or flat (N, H·W)); the first ``n`` of each are shown, column by column.
+        Values are shown on a fixed scale, clipped to [0, 1] (0 black, 1 white), so that a
+        model whose output leaves [0, 1] is not flattered by per-image rescaling.
+    path : path-like, optional
+        Where to save the figure as PNG (folders are created).
+    n : int
+        Number of columns (fewer if fewer images are given).
+    title : str, optional
+        A title above the grid.
+    rows_extra : dict label -> array, or list of (label, array), optional
+        More rows under the reconstructions, e.g. ``{"PCA, 32 components": x_pca}``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Rows labelled "input", "reconstruction", then the extra rows' labels.
+    """
+    rows = [("input", as_images(originals, "originals")),
+            ("reconstruction", as_images(reconstructions, "reconstructions"))]
+    if rows_extra is not None:
+        extra = rows_extra.items() if isinstance(rows_extra, dict) else rows_extra
+        rows += [(str(label), as_images(images, f"row {label!r}")) for label, images in extra]
+    first = rows[0][1]
+    for label, images in rows[1:]:
+        if images.shape[1:] != first.shape[1:]:
+            raise ShapeError(f"plot: row {label!r} has images of shape {images.shape[1:]}, "
+                             f"the inputs {first.shape[1:]}")
+    n = min(int(n), *(len(images) for _, images in rows))
+    if n < 1:
+        raise ValueError("plot: no images to show (n < 1 or an empty array)")
+
+    height, width = first.shape[2:]
+    cell = 1.0                                             # inches per image
+    label_room = 0.3 + 0.085 * max(len(label) for label, _ in rows)   # inches for the row labels (10 pt)
+    fig = _new_figure((label_room + cell * n * width / max(height, width),
+                       cell * len(rows) + (0.45 if title else 0.1)), for_saving=path is not None)
+    axes = fig.subplots(len(rows), n, squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for c in range(n):
+            ax = axes[r][c]
+            image = _to_display(images[c])
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0,
+                      interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.subplots_adjust(left=label_room / fig.get_figwidth(), right=0.99, bottom=0.02,
+                        top=1.0 - (0.45 if title else 0.05) / fig.get_figheight(), wspace=0.05, hspace=0.08)
+    if path is not None:
+        _save(fig, path)
+    return fig
+
+
+def loss_curves(history, path=None, title: str | None = None):
+    """Training (and validation) loss per epoch.
+
+    Parameters
+    ----------
+    history : tinyae.History, or its ``to_dict()`` (e.g. read back from history.json)
+    path : path-like, optional
+        Where to save the figure as PNG.
+    title : str, optional
+
+    The training loss of an epoch is the mean over its batches, taken while the weights
+    were still changing; the validation loss is measured after the epoch, so it can be
+    lower than the training loss, especially in the first epochs.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The y axis is the loss named in the history (e.g. "MSE per pixel": the mean
+        over every pixel of every image, as tinyae's losses define it).
+    """
+    d = history.to_dict() if hasattr(history, "to_dict") else dict(history)
+    epochs = list(d.get("epochs", []))
+    loss = list(d.get("loss", []))
+    val = list(d.get("val_loss", []))
+    if not loss:
+        raise ValueError("plot.loss_curves: the history has no epochs")
+    if len(epochs) != len(loss):
+        epochs = list(range(1, len(loss) + 1))
+    name = d.get("loss_name") or "loss"
+
+    fig = _new_figure((6.0, 4.0), for_saving=path is not None)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(epochs, loss, marker="o", label="training (mean over the epoch)")
+    if val:
+        ax.plot(epochs[-len(val):], val, marker="s", label="validation (end of the epoch)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{name} per pixel")
+    ax.set_title(title or f"{name} per pixel by epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        _save(fig, path)
+    return fig
