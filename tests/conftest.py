@@ -5,7 +5,8 @@
 * ``xp``: the active array module of ``backend_name`` (numpy or cupy).
 * ``float64``: the default dtype is float64 for the test's duration (gradient checks).
 * ``data_dir``: the folder that holds ``mnist/`` — ``$TINYAE_DATA_DIR`` if set, else
-  ``<repo>/../shared/data`` — as an absolute Path; the test is skipped if the MNIST files are absent.
+  ``<repo>/../shared/data`` — as an absolute Path; the test is skipped if the MNIST files are absent
+  (``data_dir_or_none`` gives None instead of skipping).
 """
 from __future__ import annotations
 
@@ -63,6 +64,12 @@ def find_data_dir() -> Path | None:
         if all((folder / f).exists() or (folder / (f + ".gz")).exists() for f in MNIST_FILES):
             return Path(os.path.abspath(root))
     return None
+
+
+@pytest.fixture
+def data_dir_or_none() -> Path | None:
+    """Like ``data_dir``, but None instead of a skip when the files are absent."""
+    return find_data_dir()
 
 
 @pytest.fixture

@@ -1,0 +1,30 @@
+"""Every tutorial (tutorials/*.py) runs to the end in quick mode: TINYAE_QUICK=1 (a small subset, one
+epoch), matplotlib's Agg backend, in a temporary working directory so that its figures go there."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TUTORIALS = sorted((REPO / "tutorials").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", TUTORIALS, ids=[p.name for p in TUTORIALS])
+def test_tutorial_runs_to_the_end_in_quick_mode(script, tmp_path, data_dir_or_none):
+    env = dict(os.environ, TINYAE_QUICK="1", MPLBACKEND="Agg")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    data_root = data_dir_or_none
+    if data_root is not None:
+        env["TINYAE_DATA_DIR"] = str(data_root)
+    else:
+        env["TINYAE_OFFLINE"] = "1"                      # no downloads from the tests
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=600)
+    output = result.stdout + result.stderr
+    if result.returncode != 0 and data_root is None and "DataNotFoundError" in output:
+        pytest.skip(f"{script.name} needs MNIST, which is not here (set TINYAE_DATA_DIR)")
+    assert result.returncode == 0, f"{script.name} failed (exit code {result.returncode}):\n{output[-4000:]}"
