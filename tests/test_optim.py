@@ -148,7 +148,7 @@ def test_resuming_from_state_dict_continues_exactly(config):
         for p, g in zip(a, grads[t]):
             p.grad = g.copy()
         opt_a.step()
-        if t == 2:   # deep copies: state_dict() aliases the live arrays on NumPy (see the xfail test below)
+        if t == 2:
             saved_w, saved_state = [p.data.copy() for p in a], copy.deepcopy(opt_a.state_dict())
     b = [Parameter(w) for w in saved_w]
     opt_b = cls(b, **kwargs)
@@ -161,9 +161,6 @@ def test_resuming_from_state_dict_continues_exactly(config):
         np.testing.assert_array_equal(p.data, q.data)
 
 
-@pytest.mark.xfail(strict=True, reason="optim.Optimizer.state_dict() returns the live moment arrays on NumPy "
-                                       "(backend.to_numpy does not copy), so a checkpoint kept in memory changes "
-                                       "as training goes on; fix: copy in state_dict and load_state_dict")
 def test_state_dict_is_a_snapshot_that_later_steps_do_not_change():
     p = Parameter(np.zeros(3))
     opt = optim.Adam([p])

@@ -104,7 +104,7 @@ def check_layer(layer, x, seed: int = 0, h: float = DEFAULT_H, order: int = DEFA
 def check_loss(loss, pred, target, h: float = DEFAULT_H, order: int = DEFAULT_ORDER) -> dict[str, float]:
     """Relative error of ``loss.backward()`` with respect to the prediction."""
     pred = backend.asarray(pred, dtype=np.float64)
-    target = backend.asarray(target, dtype=np.float64)
+    target = backend.xp.array(target, dtype=np.float64, copy=True)   # never the perturbed array itself
     loss.forward(pred, target)
     analytic = loss.backward()
     numerical = numerical_gradient(lambda: loss.forward(pred, target), pred, h, order)
@@ -114,7 +114,7 @@ def check_loss(loss, pred, target, h: float = DEFAULT_H, order: int = DEFAULT_OR
 def check_model(model, loss, x, target, h: float = DEFAULT_H, order: int = DEFAULT_ORDER) -> dict[str, float]:
     """Relative errors of a whole model + loss: input and every parameter (each once)."""
     x = backend.asarray(x, dtype=np.float64)
-    target = backend.asarray(target, dtype=np.float64)
+    target = backend.xp.array(target, dtype=np.float64, copy=True)   # an autoencoder's target is x: copy it
 
     def f():
         return loss.forward(model.forward(x), target)

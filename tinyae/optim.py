@@ -41,14 +41,14 @@ class Optimizer:
     def state_dict(self) -> dict:
         """The state as NumPy arrays and numbers: {"t", "lr", "state": [{name: array}]}."""
         return {"t": self.t, "lr": self.lr,
-                "state": [{k: backend.to_numpy(v) for k, v in s.items()} for s in self.state]}
+                "state": [{k: backend.to_numpy(v).copy() for k, v in s.items()} for s in self.state]}
 
     def load_state_dict(self, state: dict) -> None:
         if len(state["state"]) != len(self.params):
             raise ValueError(f"{type(self).__name__}: state has {len(state['state'])} entries, "
                              f"the optimizer has {len(self.params)} parameters")
         self.t, self.lr = int(state["t"]), float(state["lr"])
-        self.state = [{k: backend.asarray(v, dtype=p.data.dtype) for k, v in s.items()}
+        self.state = [{k: backend.xp.array(v, dtype=p.data.dtype, copy=True) for k, v in s.items()}
                       for s, p in zip(state["state"], self.params)]
 
 

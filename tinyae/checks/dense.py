@@ -1,7 +1,8 @@
 """Standard gradient checks of the dense layers, activations, losses and dense models.
 
 Inputs are kept away from kinks by construction: for ReLU and LeakyReLU every input
-has |x| ≥ 0.1, far more than the step h = 1e-6, so no difference straddles x = 0.
+has |x| ≥ 0.1, far more than the 2h = 6e-4 the finite-difference stencil reaches, so no
+difference straddles x = 0.
 Probabilities given to BCE lie in [0.05, 0.95], away from the clipping.
 """
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _seed_model_case(name, build, loss, in_shape):
 
 
 def _small_dense(rng):
-    # the shape of the zoo's `dense` model, shrunk: Flatten → Dense → ReLU → Dense → Sigmoid
+    # the shape of the zoo's `dense` model, shrunk, with Tanh in place of ReLU (see _small_dense_relu)
     return layers.Sequential(layers.Flatten(), layers.Dense(12, 5, rng=rng), layers.Tanh(),
                              layers.Dense(5, 12, rng=rng), layers.Sigmoid(), layers.Reshape((1, 3, 4)))
 
@@ -132,6 +133,26 @@ def _small_deep(rng):
                              layers.Dense(6, 3, rng=rng), layers.Tanh(), layers.Dense(3, 6, rng=rng),
                              layers.Tanh(), layers.Dense(6, 12, rng=rng), layers.Sigmoid(),
                              layers.Reshape((1, 3, 4)))
+
+
+@case("model 'dense' with ReLU (small) + MSE")
+def _dense_relu_model():
+    """The zoo's `dense` shape exactly (Flatten → Dense → ReLU → Dense → Sigmoid), shrunk.
+
+    ReLU's kink must stay out of the stencil's reach: the case asserts that every
+    hidden pre-activation is at least 0.01 from 0 for the unperturbed input, and a
+    perturbation of 2h = 6e-4 in one input or weight moves a pre-activation by at
+    most 6e-4·max|W| or 6e-4·max|x| (< 1e-3 here), so no difference straddles the kink.
+    """
+    rng = np.random.default_rng(21)
+    model = layers.Sequential(layers.Flatten(), layers.Dense(12, 5, rng=rng), layers.ReLU(),
+                              layers.Dense(5, 12, rng=rng), layers.Sigmoid(), layers.Reshape((1, 3, 4)))
+    for p in model.parameters():
+        p.data[...] = p.data + 0.05 * rng.standard_normal(p.data.shape)
+    x = rng.random((3, 1, 3, 4))
+    pre_activation = x.reshape(3, -1) @ model[1].W.data + model[1].b.data
+    assert np.abs(pre_activation).min() >= 0.01, "pick another seed: a pre-activation is near ReLU's kink"
+    return gradcheck.check_model(model, losses.MSE(), x, x)
 
 
 _seed_model_case("dense (small)", _small_dense, losses.MSE(), (1, 3, 4))

@@ -1,6 +1,6 @@
 """Dense (fully connected) layers: y = x W + b, and the tied decoder y = x Wᵀ + c.
 
-Equations D1–D4 are derived in docs/math/dense.md.
+Equations D1–D6 are derived in docs/math/dense.md.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ class DenseTied(Layer):
     """Tied decoder: y = x Wᵀ + c, reusing the ``W`` of an encoder ``Dense``.
 
     ``W`` is the encoder's Parameter itself (shape (in_e, out_e)), so it receives the
-    sum of the encoder's and this layer's gradient contributions (eq. D5). ``c`` is
+    sum of the encoder's and this layer's gradient contributions (eq. D6). ``c`` is
     this layer's own bias, shape (in_e,).
     x: (N, out_e) -> y: (N, in_e).
     """
