@@ -13,7 +13,7 @@ import importlib
 import numpy as np
 
 CASES: list[tuple[str, callable]] = []
-FAMILIES = ["dense"]
+FAMILIES = ["dense", "pooling", "conv"]
 
 
 def case(name):
