@@ -52,15 +52,21 @@ class Sequential(Layer):
     def shapes(self, input_shape: tuple | None = None) -> list[tuple]:
         """The output shape of every layer for a batch of ``input_shape`` (None: the model's own).
 
-        Raises ShapeError naming the two layers that do not fit together.
+        Without any input shape, the check starts at the first layer that declares its
+        input (a Dense's in_features, a Conv2d's in_channels); the layers before it get
+        None. Raises ShapeError naming the two layers that do not fit together.
         """
         sample_shape = input_shape or self.input_shape
+        first = 0
         if sample_shape is None:
-            sample_shape = self._guess_input_shape()
-            if sample_shape is None:
+            first, shape = self._first_declared_input()
+            if shape is None:
                 return []
-        shape, out = (None, *sample_shape), []
-        for i, layer in enumerate(self.layers):
+        else:
+            shape = (None, *sample_shape)
+        out = [None] * first
+        for i in range(first, len(self.layers)):
+            layer = self.layers[i]
             try:
                 shape = layer.output_shape(shape)
             except ShapeError as exc:
@@ -76,13 +82,14 @@ class Sequential(Layer):
             shape = layer.output_shape(shape)
         return shape
 
-    def _guess_input_shape(self):
-        first = self.layers[0] if self.layers else None
-        if first is not None and hasattr(first, "in_features"):
-            return (first.in_features,)
-        if first is not None and hasattr(first, "in_channels"):
-            return (first.in_channels, None, None)
-        return None
+    def _first_declared_input(self):
+        """(index, input batch shape) of the first layer that declares its input size, or (0, None)."""
+        for i, layer in enumerate(self.layers):
+            if hasattr(layer, "in_features"):
+                return i, (None, layer.in_features)
+            if hasattr(layer, "in_channels"):
+                return i, (None, layer.in_channels, None, None)
+        return 0, None
 
     # --- parameters and modes -----------------------------------------------------
     def parameters(self) -> list[Parameter]:
@@ -135,7 +142,7 @@ class Sequential(Layer):
             count = sum(p.size for p in layer.params.values() if id(p) not in seen)
             shared = any(id(p) in seen for p in layer.params.values())
             seen.update(id(p) for p in layer.params.values())
-            shape = format_shape(shapes[i]) if shapes else "?"
+            shape = format_shape(shapes[i]) if shapes and shapes[i] is not None else "?"
             rows.append((str(i), repr(layer), shape, f"{count:,}" + (" (+ tied)" if shared else "")))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = lambda r: "  ".join(r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c]) for c in range(4))

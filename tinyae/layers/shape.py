@@ -26,6 +26,8 @@ class Flatten(Layer):
         return dy.reshape(self._x_shape)
 
     def output_shape(self, input_shape):
+        if len(input_shape) < 2:
+            raise ShapeError(f"{self.label}: expected input with a batch axis, (N, ...), got {format_shape(input_shape)}")
         rest = input_shape[1:]
         return (input_shape[0], None if None in rest else math.prod(rest))
 
@@ -52,6 +54,8 @@ class Reshape(Layer):
 
     def output_shape(self, input_shape):
         rest = input_shape[1:]
+        if len(input_shape) < 2:
+            raise ShapeError(f"{self.label}: expected input with a batch axis, (N, ...), got {format_shape(input_shape)}")
         if None not in rest and math.prod(rest) != math.prod(self.shape):
             raise ShapeError(f"{self.label}: cannot reshape {format_shape(input_shape)} to "
                              f"{format_shape((None, *self.shape))}")
