@@ -22,10 +22,11 @@ import numpy as np
 from . import __version__, backend
 from .errors import DataNotFoundError, DownloadError, ShapeError, TinyAEError
 
-DATASETS = ("mnist", "fashion_mnist", "shapes")
+DATASETS = ("mnist", "fashion_mnist", "shapes", "shapes_rgb")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 LOSSES = ("mse", "bce")
 BACKENDS = ("numpy", "cupy")
+DEFAULT_BATCH_SIZE = {"conv": 64, "conv_rgb": 64}      # every other model: 256
 DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "sgd": 10.0}
 # The procedural shapes data set: fixed sizes and seeds, so that every run sees the same images
 # and the test images are not the training images.
@@ -78,8 +79,8 @@ def _dataset_name(text: str) -> str:
 def load_images(dataset: str, split: str = "train", data_dir=None, download: bool = True) -> np.ndarray:
     """The images (N, C, H, W) float32 in [0, 1] of ``split`` ("train" or "test") of ``dataset``."""
     from . import datasets
-    if dataset == "shapes":
-        images, _ = datasets.shapes(size=28, channels=1, **SHAPES_SPLITS[split])
+    if dataset in ("shapes", "shapes_rgb"):
+        images, _ = datasets.shapes(size=28, channels=3 if dataset == "shapes_rgb" else 1, **SHAPES_SPLITS[split])
         return images
     if dataset == "mnist":
         images, _ = datasets.mnist(split, data_dir=data_dir, download=download)
@@ -129,6 +130,8 @@ def cmd_train(args) -> int:
 
     say(f"tinyae train: model {args.model} on {args.dataset} ({len(x_train):,} training images, "
         f"{len(x_test):,} test images of shape {tuple(x_train.shape[1:])}), backend {backend.name}")
+    if args.batch_size is None:
+        args.batch_size = DEFAULT_BATCH_SIZE.get(args.model, 256)
     say(f"{args.epochs} epochs, batch size {args.batch_size}, {args.optimizer} lr {lr:g}, "
         f"loss {loss.label} per pixel, seed {args.seed}")
     say(model.summary())
@@ -279,13 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="dense", metavar="NAME",
                    help=f"a model of the zoo: {zoo} (default: dense; 'tinyae models' lists them)")
     p.add_argument("--dataset", default="mnist", type=_dataset_name, metavar="NAME",
-                   help="mnist, fashion_mnist, or shapes (generated 28x28 circles, squares and triangles: "
-                        "10000 training and 2000 test images, no files needed) (default: mnist)")
+                   help="mnist, fashion_mnist, shapes (generated 28x28 circles, squares and triangles: "
+                        "10000 training and 2000 test images, no files needed) or shapes_rgb (the same in "
+                        "colour, for the conv_rgb model) (default: mnist)")
     p.add_argument("--epochs", type=_positive_int, default=5, metavar="N",
                    help="passes over the training data (default: 5)")
     p.add_argument("--out", required=True, metavar="FOLDER",
                    help="folder to write the results into (created if missing)")
-    p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N", help="images per step (default: 256)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                   help="images per step (default: 64 for the conv models, 256 for the others)")
     p.add_argument("--lr", type=_positive_float, default=None, metavar="RATE",
                    help="learning rate (default: 1e-3 for adam, adamw and rmsprop; 10 for sgd, which needs a "
                         "large rate because the loss is a mean over pixels)")
@@ -309,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  tinyae reconstruct --model-file runs/dense/model.npz --dataset mnist --out recon.png")
     p.add_argument("--model-file", required=True, metavar="PATH", help="a model file (.npz) written by tinyae train")
     p.add_argument("--dataset", default="mnist", type=_dataset_name, metavar="NAME",
-                   help="mnist, fashion_mnist or shapes (default: mnist)")
+                   help="mnist, fashion_mnist, shapes or shapes_rgb (default: mnist)")
     p.add_argument("--out", required=True, metavar="PNG", help="where to write the figure")
     p.add_argument("--n", type=_positive_int, default=10, metavar="N", help="images to draw (default: 10)")
     p.add_argument("--split", choices=("test", "train"), default="test", help="(default: test)")
