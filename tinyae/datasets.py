@@ -86,6 +86,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from . import atomic
 from .errors import ChecksumError, DataError, DataNotFoundError, DownloadError, DTypeError
 
 __all__ = [
@@ -236,31 +237,8 @@ def write_idx(path: str | os.PathLike, array, gzip: bool = False) -> Path:
     return path
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open a folder
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    atomic.write(path, lambda f: f.write(data), suffix=".part")
 
 
 # --------------------------------------------------------------------------------------
@@ -482,7 +460,7 @@ def _download(dataset: str, name: str, dest_dir: Path, mirrors: list[str]) -> Pa
                 raise _Failed(reason) from None
             final = dest_dir / (name + ".gz" if tmp.read_bytes()[:2] == _GZIP_MAGIC else name)
             os.replace(tmp, final)
-            _fsync_dir(dest_dir)
+            atomic.fsync_dir(dest_dir)
             for other in _candidates(dest_dir.parent, dest_dir.name, name):
                 if other != final:
                     other.unlink(missing_ok=True)  # a stale copy in the other format

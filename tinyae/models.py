@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import zipfile
 import zlib
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from . import backend, init, layers
+from . import atomic, backend, init, layers
 from .errors import ModelFileError
 
 FORMAT = "tinyae-model"
@@ -250,32 +249,7 @@ def write_npz_atomically(path: Path, arrays: dict) -> None:
     A crash at any moment leaves either the previous file or the new one under ``path``,
     never a mixture (the temporary file ``.<name>.<pid>.tmp`` may be left behind).
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    atomic.write(path, lambda f: np.savez(f, **arrays))
 
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")   # a local file header; an empty archive
