@@ -183,3 +183,19 @@ def test_train_on_real_mnist(data_dir, tmp_path):
     # output 0.114, the mean test image 0.067. Three epochs on 1000 digits reach about 0.040.
     assert len(record["epochs"]) == 3
     assert 0.0 < record["run"]["test_mse_per_pixel"] < 0.055
+
+
+def test_train_with_every_then_resume_equals_an_uninterrupted_run(tmp_path):
+    from tinyae import models
+    common = ("train", "--model", "dense", "--dataset", "shapes", "--limit", "512", "--quiet")
+    first = run_tinyae(*common, "--epochs", "2", "--every", "1", "--out", "a", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "a" / "checkpoint.npz").is_file()
+    resumed = run_tinyae(*common, "--epochs", "3", "--resume", "a/checkpoint.npz", "--out", "b", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = run_tinyae(*common, "--epochs", "3", "--out", "c", cwd=tmp_path)
+    assert straight.returncode == 0, straight.stderr
+    b, c = models.load(tmp_path / "b" / "model.npz"), models.load(tmp_path / "c" / "model.npz")
+    for (name, pb), pc in zip(b.named_parameters().items(), c.parameters()):
+        assert np.array_equal(pb.data, pc.data), name
+    assert len(json.loads((tmp_path / "b" / "history.json").read_text())["loss"]) == 3

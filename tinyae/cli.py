@@ -137,9 +137,15 @@ def cmd_train(args) -> int:
     say(model.summary())
     sys.stdout.flush()
 
+    checkpoint = out / "checkpoint.npz" if args.every else None
+    if checkpoint is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    if args.resume:
+        say(f"resuming from {args.resume}")
     history = fit(model, x_train, loss=loss, optimizer=optimizer, epochs=args.epochs,
                   batch_size=args.batch_size, validation_data=x_test, seed=args.seed,
-                  verbose=0 if args.quiet else 1)
+                  verbose=0 if args.quiet else 1, checkpoint=checkpoint, every=args.every or 1,
+                  resume=args.resume)
     test_mse = history.val_loss[-1] if args.loss == "mse" else evaluate(model, x_test, loss="mse")
     seconds = float(np.mean(history.seconds))
 
@@ -301,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                    help="use only the first N training images, for quick runs (the test split stays whole)")
     _data_options(p)
+    p.add_argument("--every", type=_positive_int, default=None, metavar="K",
+                   help="write FOLDER/checkpoint.npz every K epochs (and after the last), atomically, so that a "
+                        "stopped run can go on with --resume")
+    p.add_argument("--resume", default=None, metavar="CHECKPOINT",
+                   help="continue the run saved in this checkpoint (same model, optimizer and batch size) up to "
+                        "--epochs in total; the result equals an uninterrupted run to the bit on the CPU")
     p.add_argument("--quiet", action="store_true", help="no model summary, no progress bar: only the results")
     p.set_defaults(func=cmd_train)
 
