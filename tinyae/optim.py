@@ -175,9 +175,12 @@ class RMSprop(Optimizer):
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
 
 
-def clip_grad_norm(params, max_norm: float) -> float:
-    """Scale every gradient by min(1, max_norm / ‖g‖) where ‖g‖ is the global L2 norm; returns ‖g‖."""
-    total = global_grad_norm(params)
+def clip_grad_norm(params, max_norm: float, norm: float | None = None) -> float:
+    """Scale every gradient by min(1, max_norm / ‖g‖) where ‖g‖ is the global L2 norm; returns ‖g‖.
+
+    ``norm``: ‖g‖ when the caller has already computed it (``global_grad_norm``).
+    """
+    total = global_grad_norm(params) if norm is None else norm
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
         for p in _unique(params):

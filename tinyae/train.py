@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from . import backend, checkpoint as _checkpoint, layers as _layers, losses
 from .errors import DTypeError, NumericalError, ShapeError
 from .optim import Adam, Optimizer, global_grad_norm
+from .optim import clip_grad_norm as clip_gradients
 
 
 class History:
@@ -237,10 +238,8 @@ def fit(model, x, y=None, *, loss="mse", optimizer: Optimizer | None = None, epo
                 raise NumericalError(f"a gradient became non-finite at epoch {epoch}, batch {i + 1}, first in "
                                      f"{where} (in backward order; batch {i + 1} of {len(epoch_batches)}). "
                                      f"{_not_taken(optimizer)}")
-            if clip_grad_norm is not None and norm > clip_grad_norm:
-                scale = clip_grad_norm / (norm + 1e-6)
-                for p in optimizer.params:
-                    p.grad = p.grad * scale
+            if clip_grad_norm is not None:
+                clip_gradients(optimizer.params, clip_grad_norm, norm=norm)
             optimizer.step()
             running += value * len(idx)
             seen += len(idx)
