@@ -14,6 +14,7 @@ import functools
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tinyae import backend
@@ -78,3 +79,9 @@ def data_dir() -> Path:
     if root is None:
         pytest.skip("MNIST files not found (set TINYAE_DATA_DIR to the folder that holds mnist/)")
     return root
+
+
+@pytest.fixture
+def rng():
+    """A NumPy generator seeded with 0: every test draws the same numbers on every run."""
+    return np.random.default_rng(0)

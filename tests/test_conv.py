@@ -38,11 +38,6 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
 def make_conv(cin, cout, kernel, stride, padding, rng, bias=True, batch_last=None):
     layer = layers.Conv2d(cin, cout, kernel, stride, padding, bias=bias, rng=rng)
     layer.batch_last = batch_last

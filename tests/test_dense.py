@@ -26,11 +26,6 @@ def _dense_with_bias(rng, n_in=IN, n_out=OUT):
     return layer
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
 # --- Dense: D1–D4 ---------------------------------------------------------------------------
 
 def test_dense_forward_is_xW_plus_b_eq_D1(backend_name, float64, rng):

@@ -18,11 +18,6 @@ def _np(a):
     return backend.to_numpy(a)
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
 def test_eval_mode_is_the_identity(backend_name, rng):
     x = backend.asarray(rng.standard_normal((4, 5)))
     layer = layers.GaussianNoise(0.5, seed=0).eval()

@@ -26,11 +26,6 @@ def _np(a):
     return backend.to_numpy(a)
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
 def _axes(x):
     """The axes a channel's statistics run over: all but axis 1."""
     return (0,) if x.ndim == 2 else (0, 2, 3)

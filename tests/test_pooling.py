@@ -41,11 +41,6 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
 # --- loop references: one window at a time -------------------------------------------------------------
 
 def out_size(size, k, s):
