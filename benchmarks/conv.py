@@ -102,7 +102,8 @@ def layer_table(torch, repeats: int):
     rows, totals = [], np.zeros(4)
     for i, layer in enumerate(model.layers):
         y = layer.forward(x)
-        dy = rng.standard_normal(y.shape, dtype=np.float32)
+        dy = np.empty_like(y)                                   # in the memory order of y, as in training
+        dy[...] = rng.standard_normal(y.shape, dtype=np.float32)
         need_dx = i > 0
         backward = (lambda: layer.backward(dy)) if need_dx or not layer.params else \
             (lambda: layer.backward(dy, input_grad=False))

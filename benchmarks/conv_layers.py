@@ -18,7 +18,8 @@ Timing: every repetition runs tinyae's and PyTorch's call back to back, so both 
 same machine load; the table shows the minimum over the repetitions (the least
 disturbed run; other processes only ever add time) and the ratio tinyae / PyTorch
 (below 1: tinyae is faster). ``--batch-last`` forces the columns' memory order
-(see tinyae/im2col.py), to compare the two orders.
+(see tinyae/im2col.py), to compare the two orders. The inputs and gradients are laid
+out in memory as inside the model: batch-last after a batch-last layer.
 """
 from __future__ import annotations
 
@@ -51,12 +52,22 @@ def timed(run) -> float:
     return time.perf_counter() - start
 
 
+def in_memory_order_of(like, values):
+    """``values`` copied into an array laid out in memory as ``like`` is (as the model hands it on)."""
+    out = np.empty_like(like)
+    out[...] = values
+    return out
+
+
 def bench_layer(name, cls, args, kwargs, in_shape, input_grad, batch, repeats, torch):
     rng = np.random.default_rng(0)
     layer = getattr(layers, cls)(*args, **kwargs, rng=rng)
     x = rng.random((batch, *in_shape), dtype=np.float32)
+    if name != "conv1" and layer.batch_last is not False:
+        # inside the model, a layer after a batch-last conv gets its input batch-last in memory
+        x = in_memory_order_of(np.empty(in_shape + (batch,), np.float32).transpose(3, 0, 1, 2), x)
     y = layer.forward(x)
-    dy = rng.standard_normal(y.shape, dtype=np.float32)
+    dy = in_memory_order_of(y, rng.standard_normal(y.shape, dtype=np.float32))   # as the next layer gives it
 
     def ours_backward():
         layer.forward(x)                                      # untimed: the backward needs a fresh forward

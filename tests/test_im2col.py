@@ -186,11 +186,13 @@ def test_operands_round_trip_and_agree_with_the_columns_order(batch_last, xp):
 
 
 def test_the_cost_model_picks_the_measured_orders_for_the_target_model():
-    # (column rows C·kh·kw, grid width, in + out channels) of the four layers of the `conv` model
-    assert prefer_batch_last(1 * 9, 28, 1 + 32) is False       # Conv2d(1→32) on 28×28
-    assert prefer_batch_last(32 * 9, 14, 32 + 64) is True      # Conv2d(32→64) on 14×14
-    assert prefer_batch_last(32 * 9, 7, 64 + 32) is True       # ConvTranspose2d(64→32) on 7×7
-    assert prefer_batch_last(1 * 9, 14, 32 + 1) is False       # ConvTranspose2d(32→1) on 14×14
+    # (column rows C·kh·kw, grid width, channels of an NCHW input to transpose) of the four layers of `conv`
+    assert prefer_batch_last(1 * 9, 28, 1) is True             # Conv2d(1→32) on the 28×28 NCHW images
+    assert prefer_batch_last(32 * 9, 14, 0) is True            # Conv2d(32→64), its input batch-last already
+    assert prefer_batch_last(32 * 9, 7, 0) is True             # ConvTranspose2d(64→32) on 7×7
+    assert prefer_batch_last(1 * 9, 14, 0) is True             # ConvTranspose2d(32→1) on 14×14
+    # batch first wins where an NCHW input is wide and the kernel small: a 1×1 conv of 16 channels, 64 wide
+    assert prefer_batch_last(16 * 1, 64, 16) is False
 
 
 # --- output sizes (eqs. C1, T2, T3) -------------------------------------------------------------------------------

@@ -40,12 +40,28 @@ lies in memory is a separate choice, made for speed:
   slice copy moves rows of only OW numbers, and NumPy pays a fixed cost per row.
 * ``batch_last=True``, memory (C·kh·kw, OH·OW·N). Each slice copy moves runs of OW·N
   numbers (N for strides > 1), several times faster for small images, and one GEMM
-  covers the whole batch. The price: the activations going in and out are transposed
-  to and from (C, H·W·N) (``to_operand``, ``from_operand``).
+  covers the whole batch. Its product (F, OH·OW·N) is the layer's output with the
+  batch axis last in memory: ``from_operand`` hands it on as an (N, F, OH, OW) *view*
+  (no copy), and ``to_operand`` takes such an array back as the (C, H·W·N) operand
+  for free. Only an input laid out NCHW is transposed once, on the way in.
 
-`prefer_batch_last` picks one with a two-term cost model measured on the target model
-(benchmarks/conv_layers.py). ``per_image``, ``to_operand``, ``from_operand`` and
-``sum_over_images`` let a layer write each product once for both orders.
+Memory order travels with the arrays
+------------------------------------
+Every array in tinyae is *indexed* (N, C, H, W); its memory order is free. A batch-last
+convolution gives an array whose memory is (C, H, W, N) (``is_batch_last``); the
+layers after it keep that order (ufuncs allocate their outputs in the order of their
+inputs, the pooling layers use ``empty_image``), so in the `conv` model every
+activation and gradient between the first and the last layer stays batch-last and is
+never transposed. The operations then run along the batch axis, N contiguous numbers at
+a time, also in the max-pool's stride-2 windows. Measured on the target model (float32,
+batch 64, 2 cores): a training step 33 % faster than with NCHW copies between the
+layers. Users see NCHW shapes and indices as before; ``np.ascontiguousarray`` gives
+the NCHW memory order where a caller needs it.
+
+`prefer_batch_last` picks the order per call with a two-term cost model measured on the
+target model (benchmarks/conv_layers.py). ``per_image``, ``to_operand``,
+``from_operand`` and ``sum_over_images`` let a layer write each product once for both
+orders.
 
 Buffers
 -------
@@ -170,17 +186,17 @@ def prefer_batch_last(column_rows: int, grid_width: int, channels_moved: int) ->
     """True when columns with the batch axis last should be faster (a cost model with measured constants).
 
     column_rows: rows of the column matrix (C·kh·kw); grid_width: OW, the width of the
-    window grid; channels_moved: the channels of the images that batch-last order must
-    transpose into and out of NCHW (the layer's in_channels + out_channels).
+    window grid; channels_moved: the channels of the layer's input when that input
+    must be transposed into batch-last order (0 when it already is, see `is_batch_last`).
 
     Batch first, each strided copy moves rows of only OW values, and NumPy pays a fixed
     cost of about 10 ns per row: C·kh·kw·N·OH rows. Batch last, rows are N times longer,
-    but the layer's input and output, about channels_moved·N·OH·OW values, are
-    transposed at about 1 ns per value. Batch last wins when
-    10·C·kh·kw > channels_moved·OW. On the target model (float32, batch 64, 2 cores;
-    benchmarks/conv_layers.py) this picks batch last for the 14×14 Conv2d(32→64) and the
-    ConvTranspose2d(64→32) on 7×7 inputs, and batch first for the two layers with one
-    channel, as measured best.
+    but an NCHW input, about channels_moved·N·OH·OW values, is transposed at about 1 ns
+    per value (the output is a view). Batch last wins when 10·C·kh·kw > channels_moved·OW:
+    always when the input is batch-last already, and for an NCHW input unless the image
+    is wide and the kernel small (e.g. a 1×1 kernel on images wider than 10 pixels).
+    On the target model (float32, batch 64, 2 cores; benchmarks/conv_layers.py) it picks
+    batch last for all four layers, as measured best.
     """
     return 10 * column_rows > channels_moved * grid_width
 
@@ -278,7 +294,8 @@ def col2im(cols2d, image_shape, kernel_size, stride=1, padding=0, dilation=1, *,
 
     Returns
     -------
-    (N, C, H, W) array, new (never a view of a workspace buffer). Where windows overlap
+    (N, C, H, W) array, new (never a view of a workspace buffer); with ``batch_last`` its
+    memory is batch-last (a cropped view of a new padded buffer). Where windows overlap
     the entries add up; padding entries are dropped; pixels no window reaches are 0.
     """
     xp = backend.get_array_module(cols2d)
@@ -290,14 +307,18 @@ def col2im(cols2d, image_shape, kernel_size, stride=1, padding=0, dilation=1, *,
         raise ShapeError(f"col2im: columns of shape {tuple(cols2d.shape)} do not fit image shape "
                          f"{tuple(image_shape)}: expected {(c * kh * kw, n * oh * ow)}")
     hp, wp = h + 2 * ph, w + 2 * pw
-    shape = (c, hp, wp, n) if batch_last else (c, n, hp, wp)
-    padded = _batch_axis_view(buffer(xp, workspace, "padded_sum", shape, cols2d.dtype), batch_last)
-    padded[...] = 0                                         # (C, N, Hp, Wp)
+    if batch_last:                                          # a new buffer: the image returned is a view of it
+        padded = _batch_axis_view(xp.zeros((c, hp, wp, n), dtype=cols2d.dtype), True)
+    else:
+        padded = buffer(xp, workspace, "padded_sum", (c, n, hp, wp), cols2d.dtype)
+        padded[...] = 0                                     # (C, N, Hp, Wp)
     cols = _cols_view(cols2d, c, kh, kw, n, oh, ow, batch_last)             # [c, i, j, n, oh, ow]
     for i in range(kh):
         for j in range(kw):
             rows, columns = _taps(i, j, (dh, dw), (sh, sw), (oh, ow))
             padded[:, :, rows, columns] += cols[:, i, j]    # overlapping windows add   eq. C8
+    if batch_last:                                          # crop the padding: an NCHW-indexed view, batch last
+        return padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
     image = xp.empty((n, c, h, w), dtype=cols2d.dtype)
     image[...] = padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)  # crop the padding, to NCHW
     return image
@@ -320,14 +341,17 @@ def per_image(cols2d, n: int, batch_last: bool = False):
 
 
 def to_operand(x, batch_last: bool = False, workspace=None, name: str = "operand"):
-    """An NCHW batch (N, C, H, W) in the column order of ``per_image``.
+    """An (N, C, H, W) batch in the column order of ``per_image``.
 
-    Batch first: (N, C, H·W), a view. Batch last: (C, H·W·N), a transposed copy
-    (into ``workspace[name]`` when given).
+    Batch first: (N, C, H·W), a view of an NCHW-contiguous ``x`` (a copy otherwise).
+    Batch last: (C, H·W·N), a view when ``x`` is batch-last in memory already
+    (`is_batch_last`), else a transposed copy (into ``workspace[name]`` when given).
     """
     n, c, h, w = x.shape
     if not batch_last:
         return x.reshape(n, c, h * w)
+    if is_batch_last(x):                                    # (C, H, W, N) in memory already: a view
+        return x.transpose(1, 2, 3, 0).reshape(c, -1)
     xp = backend.get_array_module(x)
     out = buffer(xp, workspace, name, (c, h, w, n), x.dtype)
     _batch_axis_view(out, True)[...] = x.transpose(1, 0, 2, 3)
@@ -337,15 +361,33 @@ def to_operand(x, batch_last: bool = False, workspace=None, name: str = "operand
 def from_operand(m, image_shape, batch_last: bool = False):
     """The inverse of ``to_operand``: (N, C, H·W) or (C, H·W·N) -> (N, C, H, W).
 
-    Batch first: a reshape (no copy when ``m`` is contiguous). Batch last: a transposed copy.
+    Batch first: a reshape (no copy when ``m`` is contiguous). Batch last: a view of ``m``,
+    indexed NCHW and batch-last in memory.
     """
     n, c, h, w = (int(s) for s in image_shape)
     if not batch_last:
         return m.reshape(n, c, h, w)
-    xp = backend.get_array_module(m)
-    image = xp.empty((n, c, h, w), dtype=m.dtype)
-    image[...] = _batch_axis_view(m.reshape(c, h, w, n), True).transpose(1, 0, 2, 3)
-    return image
+    return m.reshape(c, h, w, n).transpose(3, 0, 1, 2)
+
+
+def is_batch_last(x) -> bool:
+    """True when the (N, C, H, W) array ``x`` is laid out (C, H, W, N) in memory, without gaps."""
+    return x.transpose(1, 2, 3, 0).flags.c_contiguous
+
+
+def empty_image(shape, like, dtype=None):
+    """A new uninitialised (N, C, H, W) array of ``shape``, laid out in memory as ``like`` is.
+
+    Batch last, (C, H, W, N) in memory, when ``like``'s batch axis has the smallest
+    stride (so a gradient keeps the memory order of the activations); NCHW otherwise.
+    ``dtype`` defaults to ``like.dtype``.
+    """
+    xp = backend.get_array_module(like)
+    n, c, h, w = shape
+    dtype = like.dtype if dtype is None else dtype
+    if like.ndim == 4 and like.shape[0] > 1 and abs(like.strides[0]) == like.itemsize:
+        return xp.empty((c, h, w, n), dtype=dtype).transpose(3, 0, 1, 2)
+    return xp.empty(shape, dtype=dtype)
 
 
 def sum_over_images(m):

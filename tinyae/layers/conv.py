@@ -25,8 +25,10 @@ table). The weight matrix is a free reshape of ``W``. Where the batch axis lies 
 columns' memory is chosen per call by ``im2col.prefer_batch_last`` (``layer.batch_last =
 True`` or ``False`` forces one, for tests and benchmarks): batch first, the
 products run image by image (one ``matmul`` call on a stack) straight from and into
-NCHW; batch last, one GEMM covers the batch and the activations are transposed in and
-out. Either way the code below is the same, through ``per_image``, ``to_operand`` and
+NCHW; batch last, one GEMM covers the batch, its product is the output as a batch-last
+view, and an input that is batch-last in memory (the output of an earlier batch-last
+layer) is used as it is (see "Memory order travels with the arrays" in
+tinyae/im2col.py). Either way the code below is the same, through ``per_image``, ``to_operand`` and
 ``from_operand``. The one column buffer is reused from one forward to the next while
 the input shape stays the same, and Conv2d's backward writes the columns' gradient
 (eq. C7) into it once the weight gradient (eq. C5) has used the columns: so a
@@ -37,7 +39,8 @@ from __future__ import annotations
 from .. import backend, init
 from ..errors import ShapeError
 from ..im2col import (buffer, check_output_padding, col2im, compact, conv_output_size, conv_transpose_output_size,
-                      from_operand, im2col, pair, per_image, prefer_batch_last, sum_over_images, to_operand)
+                      from_operand, im2col, is_batch_last, pair, per_image, prefer_batch_last, sum_over_images,
+                      to_operand)
 from .base import Layer, format_shape
 
 
@@ -72,11 +75,12 @@ class _ConvBase(Layer):
     def _size_out(self, size, axis) -> int:
         raise NotImplementedError
 
-    def _order(self, column_rows: int, grid_width: int) -> bool:
-        """True for batch-last columns: ``self.batch_last`` if set, else the cost model's choice."""
+    def _order(self, x, column_rows: int, grid_width: int) -> bool:
+        """True for batch-last columns: ``self.batch_last`` if set, else the cost model's choice for ``x``."""
         if self.batch_last is not None:
             return bool(self.batch_last)
-        return prefer_batch_last(column_rows, grid_width, self.in_channels + self.out_channels)
+        channels_moved = 0 if is_batch_last(x) else self.in_channels      # an NCHW input is transposed once
+        return prefer_batch_last(column_rows, grid_width, channels_moved)
 
     def output_shape(self, input_shape):
         expected = (None, self.in_channels, None, None)
@@ -136,7 +140,7 @@ class Conv2d(_ConvBase):
         x, y_shape = self._begin_forward(x)                 # y_shape: (N, F, OH, OW)
         n, f, oh, ow = y_shape
         kh, kw = self.kernel_size
-        self._batch_last = last = self._order(self.in_channels * kh * kw, ow)
+        self._batch_last = last = self._order(x, self.in_channels * kh * kw, ow)
         cols = im2col(x, self.kernel_size, self.stride, self.padding,            # (C·kh·kw, N·OH·OW)  eq. C3
                       batch_last=last, workspace=self._workspace)
         self._cols = cols                                   # kept for backward (eq. C5)
@@ -215,7 +219,7 @@ class ConvTranspose2d(_ConvBase):
         n, c, h, w = x.shape
         o = self.out_channels
         kh, kw = self.kernel_size                           # the window grid is the input's H × W:
-        self._batch_last = last = self._order(o * kh * kw, w)
+        self._batch_last = last = self._order(x, o * kh * kw, w)
         x_mat = to_operand(x, last, self._workspace, "x")   # (N, C, H·W)
         self._x_mat = x_mat                                 # kept for backward (eq. T5)
         w_mat = self.W.data.reshape(c, -1)                  # (C, O·kh·kw), a view
