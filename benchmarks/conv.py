@@ -1,14 +1,20 @@
 """The `conv` model on MNIST at batch 64, float32: seconds per epoch, peak memory, and
 forward/backward time of every layer, beside PyTorch CPU (2 threads) when importable.
 
-    TINYAE_DATA_DIR=../shared/data python benchmarks/conv.py [--rounds 2] [--layers-only]
+    TINYAE_DATA_DIR=../shared/data python benchmarks/conv.py [--rounds 3] [--chunks 20] [--layers-only]
 
-Epochs: each framework trains in a child process of its own (so that its peak memory
-can be read alone), one epoch per child, the children alternating tinyae, PyTorch,
-tinyae, PyTorch, ... for ``--rounds`` rounds so both see the same machine load. The
-figure is the median seconds per epoch. Peak memory is the child's peak resident set
-size minus its resident size just before training (data already loaded), so it counts
-what the training itself needs: activations, gradients, optimizer state, buffers.
+Epochs: each framework trains one epoch in a child process of its own (so that its peak
+memory can be read alone). The two children take turns: each trains 1/``--chunks`` of
+its epoch (about 47 batches), then waits while the other trains its next part, in the
+order tinyae, PyTorch, PyTorch, tinyae, ... (see ``epoch_taking_turns``). This machine's
+speed drifts by 20 % and more over tens of seconds; taking turns every second or two
+makes both frameworks see the same drift, where whole epochs one after the other did
+not. A framework's seconds per epoch are the sum of its turns: the same batches in the
+same order as one ``fit`` epoch (tinyae trains with ``fit`` itself, on each part in
+turn). ``--rounds`` epochs each; the figure is the median. Peak memory is the child's
+peak resident set size minus its resident size just before training (data already
+loaded), so it counts what the training itself needs: activations, gradients, optimizer
+state, buffers.
 
 Layers: each layer of the model at its input shape, forward then backward (input
 gradient only where training needs it), tinyae and PyTorch back to back, minimum over
@@ -45,17 +51,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-# --- one epoch in a child process -------------------------------------------------------------
+# --- one epoch per child process, the two children taking turns -------------------------------
 
-def child_tinyae(seed: int) -> dict:
-    from tinyae import datasets, fit, models, optim
-    x = np.array(datasets.mnist("train")[0])
+def epoch_chunks(n: int, seed: int, chunks: int) -> list[np.ndarray]:
+    """The sample indices of one shuffled epoch (the batches fit would draw), cut into ``chunks`` runs of batches."""
+    from tinyae.train import batches
+    epoch = batches(n, BATCH, np.random.default_rng(seed))
+    bounds = np.linspace(0, len(epoch), chunks + 1).round().astype(int)
+    return [np.concatenate(epoch[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def tinyae_trainer():
+    from tinyae import fit, models, optim
     model = models.build("conv", seed=0)
     opt = optim.Adam(model.parameters(), lr=1e-3)
-    base = rss_mb()
-    start = time.perf_counter()
-    fit(model, x, optimizer=opt, epochs=1, batch_size=BATCH, seed=seed, verbose=0)
-    return {"seconds": time.perf_counter() - start, "peak_mb": peak_rss_mb() - base}
+
+    def train(xs):                      # fit on these samples in this order, one epoch: the epoch's batches
+        fit(model, xs, optimizer=opt, epochs=1, batch_size=BATCH, shuffle=False, verbose=0)
+    return train
 
 
 def torch_conv_model(torch):
@@ -67,28 +80,61 @@ def torch_conv_model(torch):
         nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
 
 
-def child_torch(seed: int) -> dict:
-    from tinyae import datasets
-    from tinyae.train import batches
+def torch_trainer():
     torch = torch_or_none(2)
-    x = torch.from_numpy(np.array(datasets.mnist("train")[0]))
     model = torch_conv_model(torch)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def train(xs):
+        xs = torch.from_numpy(xs)
+        for start in range(0, len(xs), BATCH):
+            xb = xs[start:start + BATCH]
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(model(xb), xb)
+            loss.backward()
+            opt.step()
+    return train
+
+
+def child(framework: str, seed: int, chunks: int) -> None:
+    """Train one epoch, a chunk of batches each time the parent writes a line; reply with the seconds it took."""
+    from tinyae import datasets
+    x = np.array(datasets.mnist("train")[0])
+    parts = [x[idx] for idx in epoch_chunks(len(x), seed, chunks)]     # gathered before the clock starts
+    train = (tinyae_trainer if framework == "tinyae" else torch_trainer)()
     base = rss_mb()
-    start = time.perf_counter()
-    for idx in batches(len(x), BATCH, np.random.default_rng(seed)):
-        xb = x[torch.from_numpy(idx)]
-        opt.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.mse_loss(model(xb), xb)
-        loss.backward()
-        opt.step()
-    return {"seconds": time.perf_counter() - start, "peak_mb": peak_rss_mb() - base}
+    for part in parts:
+        sys.stdin.readline()
+        start = time.perf_counter()
+        train(part)
+        print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+    print(json.dumps({"peak_mb": peak_rss_mb() - base}), flush=True)
 
 
-def run_child(framework: str, seed: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", framework, "--seed", str(seed)],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def epoch_taking_turns(frameworks: list[str], seed: int, chunks: int) -> dict:
+    """One epoch per framework, each in its own child process, the children running a chunk of batches in turn.
+
+    Chunk k runs in the order tinyae, PyTorch for even k and PyTorch, tinyae for odd k, so
+    a change in machine load lasting longer than a few seconds falls on both alike. Only
+    one child runs at a time (the other waits for its next line).
+    """
+    procs = {name: subprocess.Popen([sys.executable, __file__, "--child", name, "--seed", str(seed),
+                                     "--chunks", str(chunks)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    text=True) for name in frameworks}
+    seconds = dict.fromkeys(frameworks, 0.0)
+    for k in range(chunks):
+        for name in (frameworks if k % 2 == 0 else frameworks[::-1]):
+            procs[name].stdin.write("go\n")
+            procs[name].stdin.flush()
+            seconds[name] += json.loads(procs[name].stdout.readline())["seconds"]
+    result = {}
+    for name, proc in procs.items():
+        peak = json.loads(proc.stdout.readline())["peak_mb"]
+        proc.stdin.close()
+        if proc.wait() != 0:
+            raise RuntimeError(f"the {name} child failed")
+        result[name] = {"seconds": seconds[name], "peak_mb": peak}
+    return result
 
 
 # --- per-layer times ------------------------------------------------------------------------------
@@ -137,14 +183,16 @@ def layer_table(torch, repeats: int):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=2, help="epochs per framework, alternating (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="epochs per framework (default 3)")
     parser.add_argument("--repeats", type=int, default=30, help="repetitions per layer (default 30)")
     parser.add_argument("--layers-only", action="store_true", help="only the per-layer table")
+    parser.add_argument("--chunks", type=int, default=20,
+                        help="turns per epoch: each child trains 1/CHUNKS of its epoch per turn (default 20)")
     parser.add_argument("--child", choices=["tinyae", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child_tinyae(args.seed) if args.child == "tinyae" else child_torch(args.seed)))
+        child(args.child, args.seed, args.chunks)
         return
 
     torch = torch_or_none(2)
@@ -156,11 +204,12 @@ def main(argv=None):
         return
 
     results = {"tinyae": [], "torch": []}
+    frameworks = ["tinyae", "torch"] if torch else ["tinyae"]
     for round_ in range(args.rounds):
-        results["tinyae"].append(run_child("tinyae", round_))
-        if torch:
-            results["torch"].append(run_child("torch", round_))
-    print(f"\nwhole epochs (60000 MNIST images, batch {BATCH}, Adam lr 1e-3, MSE), {args.rounds} alternating rounds:")
+        for name, result in epoch_taking_turns(frameworks, round_, args.chunks).items():
+            results[name].append(result)
+    print(f"\nwhole epochs (60000 MNIST images, batch {BATCH}, Adam lr 1e-3, MSE), {args.rounds} rounds, "
+          f"the two children taking turns every 1/{args.chunks} epoch:")
     rows = []
     for name, runs in results.items():
         if runs:
@@ -173,7 +222,9 @@ def main(argv=None):
         t_theirs = statistics.median(r["seconds"] for r in results["torch"])
         m_ours = max(r["peak_mb"] for r in results["tinyae"])
         m_theirs = max(r["peak_mb"] for r in results["torch"])
-        print(f"\ntinyae / PyTorch: time {t_ours / t_theirs:.2f}, peak memory {m_ours / m_theirs:.2f}")
+        per_round = [a["seconds"] / b["seconds"] for a, b in zip(results["tinyae"], results["torch"])]
+        print(f"\ntinyae / PyTorch: time {t_ours / t_theirs:.2f} (per round: "
+              + " ".join(f"{r:.2f}" for r in per_round) + f"), peak memory {m_ours / m_theirs:.2f}")
 
 
 if __name__ == "__main__":
