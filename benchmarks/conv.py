@@ -1,7 +1,7 @@
 """The `conv` model on MNIST at batch 64, float32: seconds per epoch, peak memory, and
 forward/backward time of every layer, beside PyTorch CPU (2 threads) when importable.
 
-    TINYAE_DATA_DIR=../shared/data python benchmarks/conv.py [--rounds 3] [--chunks 20] [--layers-only]
+    TINYAE_DATA_DIR=../shared/data python benchmarks/conv.py [--rounds 3] [--chunks 20] [--layers-only] [--gpu]
 
 Epochs: each framework trains one epoch in a child process of its own (so that its peak
 memory can be read alone). The two children take turns: each trains 1/``--chunks`` of
@@ -15,6 +15,11 @@ turn). ``--rounds`` epochs each; the figure is the median. Peak memory is the ch
 peak resident set size minus its resident size just before training (data already
 loaded), so it counts what the training itself needs: activations, gradients, optimizer
 state, buffers.
+
+GPU (``--gpu``): the same turn-taking epochs with tinyae on its CuPy backend and PyTorch
+on CUDA, each waiting for its GPU before a turn's clock stops; memory is then the peak
+held by each framework's GPU allocator (CuPy's memory pool, PyTorch's caching
+allocator). The per-layer table is CPU-only.
 
 Layers: each layer of the model at its input shape, forward then backward (input
 gradient only where training needs it), tinyae and PyTorch back to back, minimum over
@@ -61,14 +66,22 @@ def epoch_chunks(n: int, seed: int, chunks: int) -> list[np.ndarray]:
     return [np.concatenate(epoch[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def tinyae_trainer():
-    from tinyae import fit, models, optim
+def tinyae_trainer(gpu: bool):
+    """train(xs) and memory(): fit on the samples xs in their order; the memory its training holds (MB)."""
+    from tinyae import backend, fit, models, optim
+    if gpu:
+        backend.use("cupy")
     model = models.build("conv", seed=0)
     opt = optim.Adam(model.parameters(), lr=1e-3)
 
-    def train(xs):                      # fit on these samples in this order, one epoch: the epoch's batches
+    def train(xs):                      # one fit epoch on these samples in this order: the epoch's batches
         fit(model, xs, optimizer=opt, epochs=1, batch_size=BATCH, shuffle=False, verbose=0)
-    return train
+        if gpu:
+            backend.xp.cuda.Device().synchronize()          # CuPy runs asynchronously: wait for the GPU
+
+    def memory():                       # on the GPU: what CuPy's pool holds, its high-water mark (it keeps blocks)
+        return backend.xp.get_default_memory_pool().total_bytes() / 2**20 if gpu else None
+    return train, memory
 
 
 def torch_conv_model(torch):
@@ -80,38 +93,44 @@ def torch_conv_model(torch):
         nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
 
 
-def torch_trainer():
+def torch_trainer(gpu: bool):
     torch = torch_or_none(2)
-    model = torch_conv_model(torch)
+    device = "cuda" if gpu else "cpu"
+    model = torch_conv_model(torch).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def train(xs):
+    def train(xs):                      # each batch copied to the device, as fit does for tinyae
         xs = torch.from_numpy(xs)
         for start in range(0, len(xs), BATCH):
-            xb = xs[start:start + BATCH]
+            xb = xs[start:start + BATCH].to(device)
             opt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.mse_loss(model(xb), xb)
             loss.backward()
             opt.step()
-    return train
+        if gpu:
+            torch.cuda.synchronize()
+
+    def memory():                       # on the GPU: the caching allocator's high-water mark
+        return torch.cuda.max_memory_reserved() / 2**20 if gpu else None
+    return train, memory
 
 
-def child(framework: str, seed: int, chunks: int) -> None:
+def child(framework: str, seed: int, chunks: int, gpu: bool) -> None:
     """Train one epoch, a chunk of batches each time the parent writes a line; reply with the seconds it took."""
     from tinyae import datasets
     x = np.array(datasets.mnist("train")[0])
     parts = [x[idx] for idx in epoch_chunks(len(x), seed, chunks)]     # gathered before the clock starts
-    train = (tinyae_trainer if framework == "tinyae" else torch_trainer)()
+    train, memory = (tinyae_trainer if framework == "tinyae" else torch_trainer)(gpu)
     base = rss_mb()
     for part in parts:
         sys.stdin.readline()
         start = time.perf_counter()
         train(part)
         print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
-    print(json.dumps({"peak_mb": peak_rss_mb() - base}), flush=True)
+    print(json.dumps({"peak_mb": memory() if gpu else peak_rss_mb() - base}), flush=True)
 
 
-def epoch_taking_turns(frameworks: list[str], seed: int, chunks: int) -> dict:
+def epoch_taking_turns(frameworks: list[str], seed: int, chunks: int, gpu: bool = False) -> dict:
     """One epoch per framework, each in its own child process, the children running a chunk of batches in turn.
 
     Chunk k runs in the order tinyae, PyTorch for even k and PyTorch, tinyae for odd k, so
@@ -119,8 +138,8 @@ def epoch_taking_turns(frameworks: list[str], seed: int, chunks: int) -> dict:
     one child runs at a time (the other waits for its next line).
     """
     procs = {name: subprocess.Popen([sys.executable, __file__, "--child", name, "--seed", str(seed),
-                                     "--chunks", str(chunks)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    text=True) for name in frameworks}
+                                     "--chunks", str(chunks)] + (["--gpu"] if gpu else []),
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for name in frameworks}
     seconds = dict.fromkeys(frameworks, 0.0)
     for k in range(chunks):
         for name in (frameworks if k % 2 == 0 else frameworks[::-1]):
@@ -188,35 +207,48 @@ def main(argv=None):
     parser.add_argument("--layers-only", action="store_true", help="only the per-layer table")
     parser.add_argument("--chunks", type=int, default=20,
                         help="turns per epoch: each child trains 1/CHUNKS of its epoch per turn (default 20)")
+    parser.add_argument("--gpu", action="store_true",
+                        help="whole epochs on the GPU: tinyae's CuPy backend against PyTorch CUDA (needs CuPy and a "
+                             "CUDA device; memory is then what each framework's GPU allocator holds at its peak)")
     parser.add_argument("--child", choices=["tinyae", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.seed, args.chunks)
+        child(args.child, args.seed, args.chunks, args.gpu)
         return
 
     torch = torch_or_none(2)
-    print(f"machine: {machine_line()}; PyTorch: {torch.__version__ + ' CPU, 2 threads' if torch else 'not importable'}")
-    print(f"\nper layer, batch {BATCH}, float32, ms (minimum of {args.repeats}):")
-    rows, totals = layer_table(torch, args.repeats)
-    print_table(rows, ("layer", "output", "tinyae fwd", "tinyae bwd", "torch fwd", "torch bwd", "tinyae/torch"))
-    if args.layers_only:
-        return
+    if args.gpu:
+        from tinyae import backend
+        if "cupy" not in backend.available():
+            sys.exit("--gpu: tinyae's CuPy backend is not available here (install CuPy; a CUDA device is needed)")
+        torch = torch if torch is not None and torch.cuda.is_available() else None
+        print(f"machine: {machine_line()}; GPU epochs, tinyae on CuPy; PyTorch: "
+              f"{torch.__version__ + ' CUDA ' + torch.cuda.get_device_name() if torch else 'CUDA not available'}")
+    else:
+        print(f"machine: {machine_line()}; PyTorch: "
+              f"{torch.__version__ + ' CPU, 2 threads' if torch else 'not importable'}")
+        print(f"\nper layer, batch {BATCH}, float32, ms (minimum of {args.repeats}):")
+        rows, totals = layer_table(torch, args.repeats)
+        print_table(rows, ("layer", "output", "tinyae fwd", "tinyae bwd", "torch fwd", "torch bwd", "tinyae/torch"))
+        if args.layers_only:
+            return
 
     results = {"tinyae": [], "torch": []}
     frameworks = ["tinyae", "torch"] if torch else ["tinyae"]
     for round_ in range(args.rounds):
-        for name, result in epoch_taking_turns(frameworks, round_, args.chunks).items():
+        for name, result in epoch_taking_turns(frameworks, round_, args.chunks, args.gpu).items():
             results[name].append(result)
     print(f"\nwhole epochs (60000 MNIST images, batch {BATCH}, Adam lr 1e-3, MSE), {args.rounds} rounds, "
-          f"the two children taking turns every 1/{args.chunks} epoch:")
+          f"the two children taking turns every 1/{args.chunks} epoch" + (", on the GPU:" if args.gpu else ":"))
     rows = []
     for name, runs in results.items():
         if runs:
             rows.append((name, " ".join(f"{r['seconds']:.1f}" for r in runs),
                          f"{statistics.median(r['seconds'] for r in runs):.1f}",
                          f"{max(r['peak_mb'] for r in runs):.0f}"))
-    print_table(rows, ("framework", "seconds per epoch", "median", "peak memory MB (training only)"))
+    print_table(rows, ("framework", "seconds per epoch", "median",
+                       "peak GPU memory MB (allocator)" if args.gpu else "peak memory MB (training only)"))
     if results["torch"]:
         t_ours = statistics.median(r["seconds"] for r in results["tinyae"])
         t_theirs = statistics.median(r["seconds"] for r in results["torch"])
