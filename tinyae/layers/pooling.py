@@ -115,6 +115,14 @@ class _Pool2d(Layer):
         _, _, oh, ow = self._y_shape
         return (kh, kw) == (sh, sw) and h == oh * kh and w == ow * kw
 
+    def _new_input_grad(self, dy):
+        """A new dx of the input's shape in dy's memory order: zeros, or left unset when the windows tile the
+        input (backward then writes every entry)."""
+        dx = empty_image(self._x_shape, dy)                 # (N, C, H, W)
+        if not self._covers_input():
+            dx[...] = 0
+        return dx
+
     def output_shape(self, input_shape):
         if len(input_shape) != 4:
             raise ShapeError(f"{self.label}: expected input of shape {format_shape(_IMAGE)}, "
@@ -174,9 +182,7 @@ class MaxPool2d(_Pool2d):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         _, _, oh, ow = self._y_shape
         arg = self._arg                                     # (N, C, OH, OW)
-        dx = empty_image(self._x_shape, dy)                 # (N, C, H, W), in dy's memory order
-        if not self._covers_input():                        # every entry is written below when the windows tile x
-            dx[...] = 0
+        dx = self._new_input_grad(dy)                       # (N, C, H, W)
         overlapping = self._overlapping
         for i in range(kh):
             for j in range(kw):
@@ -216,9 +222,7 @@ class AvgPool2d(_Pool2d):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         _, _, oh, ow = self._y_shape
         share = dy * (1.0 / (kh * kw))                      # (N, C, OH, OW)  eq. P6
-        dx = empty_image(self._x_shape, dy)                 # (N, C, H, W), in dy's memory order
-        if not self._covers_input():                        # every entry is written below when the windows tile x
-            dx[...] = 0
+        dx = self._new_input_grad(dy)                       # (N, C, H, W)
         overlapping = self._overlapping
         for i in range(kh):
             for j in range(kw):
