@@ -38,6 +38,13 @@ def gemm_rate(n: int = 1024, repeats: int = 10, dtype=np.float32) -> float:
     return 2 * n ** 3 / seconds / 1e9
 
 
+def in_memory_order_of(like, values):
+    """``values`` copied into a new array laid out in memory as ``like`` is (as the model hands it on)."""
+    out = np.empty_like(like)
+    out[...] = values
+    return out
+
+
 def machine_line() -> str:
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"NumPy {np.__version__}")

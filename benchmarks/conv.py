@@ -42,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
-from common import machine_line, print_table, torch_or_none  # noqa: E402
+from common import in_memory_order_of, machine_line, print_table, torch_or_none  # noqa: E402
 
 BATCH = 64
 
@@ -167,8 +167,7 @@ def layer_table(torch, repeats: int):
     rows, totals = [], np.zeros(4)
     for i, layer in enumerate(model.layers):
         y = layer.forward(x)
-        dy = np.empty_like(y)                                   # in the memory order of y, as in training
-        dy[...] = rng.standard_normal(y.shape, dtype=np.float32)
+        dy = in_memory_order_of(y, rng.standard_normal(y.shape, dtype=np.float32))   # as in training
         need_dx = i > 0
         backward = (lambda: layer.backward(dy)) if need_dx or not layer.params else \
             (lambda: layer.backward(dy, input_grad=False))

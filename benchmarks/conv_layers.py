@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from tinyae import backend, layers  # noqa: E402
 
-from common import machine_line, torch_or_none  # noqa: E402
+from common import in_memory_order_of, machine_line, torch_or_none  # noqa: E402
 
 LAYERS = [
     # name, class, (in, out, kernel), keyword arguments, input (C, H, W), input gradient needed
@@ -50,13 +50,6 @@ def timed(run) -> float:
     start = time.perf_counter()
     run()
     return time.perf_counter() - start
-
-
-def in_memory_order_of(like, values):
-    """``values`` copied into an array laid out in memory as ``like`` is (as the model hands it on)."""
-    out = np.empty_like(like)
-    out[...] = values
-    return out
 
 
 def bench_layer(name, cls, args, kwargs, in_shape, input_grad, batch, repeats, torch):
