@@ -28,8 +28,8 @@ products run image by image (one ``matmul`` call on a stack) straight from and i
 NCHW; batch last, one GEMM covers the batch, its product is the output as a batch-last
 view, and an input that is batch-last in memory (the output of an earlier batch-last
 layer) is used as it is (see "Memory order travels with the arrays" in
-tinyae/im2col.py). Either way the code below is the same, through ``per_image``, ``to_operand`` and
-``from_operand``. The one column buffer is reused from one forward to the next while
+tinyae/im2col.py). Either way the code below is the same, through ``per_image``,
+``to_operand`` and ``from_operand``. The one column buffer is reused from one forward to the next while
 the input shape stays the same, and Conv2d's backward writes the columns' gradient
 (eq. C7) into it once the weight gradient (eq. C5) has used the columns: so a
 backward that computes dx needs a new forward before the next backward.
