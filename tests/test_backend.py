@@ -97,10 +97,10 @@ def test_asarray_puts_data_on_the_active_backend_in_the_default_dtype(backend_na
 def test_same_seed_gives_bit_identical_parameters_of_a_built_model():
     a, b, c = models.build("dense", seed=7), models.build("dense", seed=7), models.build("dense", seed=8)
     pa, pb, pc = a.named_parameters(), b.named_parameters(), c.named_parameters()
-    assert list(pa) == ["1.W", "1.b", "3.W", "3.b"]
+    assert list(pa) == ["encoder.1.W", "encoder.1.b", "decoder.0.W", "decoder.0.b"]
     for name in pa:
         assert pa[name].data.tobytes() == pb[name].data.tobytes()       # bit-identical
-    assert pa["1.W"].data.tobytes() != pc["1.W"].data.tobytes()
+    assert pa["encoder.1.W"].data.tobytes() != pc["encoder.1.W"].data.tobytes()
 
 
 def test_initial_weights_are_the_same_on_every_backend(backend_name):

@@ -80,7 +80,7 @@ def test_train_history_json_has_one_epoch_and_the_run_settings(trained):
 def test_trained_model_file_loads_without_pickle(trained):
     work, _ = trained
     with np.load(work / "run" / "model.npz", allow_pickle=False) as data:
-        assert "__architecture__" in data.files and "1.W" in data.files
+        assert "__architecture__" in data.files and "encoder.1.W" in data.files
 
 
 def test_reconstruct_writes_the_grid_and_prints_the_mse(trained):

@@ -322,7 +322,7 @@ CASES: list[Case] = [
          lambda t: models.load(edited(t, lambda a: a.__setitem__("0.W", a["0.W"][:, :4]))),
          ModelFileError, "parameter 0.W has shape (12, 4), the architecture needs (12, 6)"),
     Case("Model file naming an unknown layer type (\"os.system\")",
-         lambda t: models.load(with_arch(t, lambda arch: arch["layers"][1].__setitem__("type", "os.system"))),
+         lambda t: models.load(with_arch(t, lambda arch: arch["model"]["layers"][1].__setitem__("type", "os.system"))),
          ModelFileError, "layer 1: unknown layer type 'os.system'; known types:"),
     Case("Truncated model file",
          lambda t: models.load(truncated(t)),

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tinyae import backend, layers, losses
+from tinyae import backend, gradcheck, layers, losses
 from tinyae.errors import ShapeError
 
 RNG = np.random.default_rng(0)
@@ -174,4 +174,22 @@ def test_get_accepts_a_name_or_a_loss_and_rejects_unknown_names():
     bce = losses.BCE()
     assert losses.get(bce) is bce
     with pytest.raises(ValueError, match="unknown loss 'l1'"):
+        losses.get("l1")
+
+
+@pytest.mark.parametrize("name", ["mse", "bce", "bce_with_logits"])
+def test_per_image_losses_sum_over_each_image_and_average_over_images_eq_L7(name, float64):
+    rng = np.random.default_rng(5)
+    pred = rng.uniform(0.05, 0.95, (4, 1, 3, 5)) if name != "bce_with_logits" else rng.standard_normal((4, 1, 3, 5))
+    target = rng.random((4, 1, 3, 5))
+    per_pixel, per_image = losses.get(name), losses.get(f"{name}_per_image")
+    assert per_pixel.units == "per pixel" and per_image.units == "per image" and per_image.name == f"{name}_per_image"
+    value = per_image.forward(pred, target)
+    assert value == pytest.approx(per_pixel.forward(pred, target) * 15, rel=1e-12)      # D = 15 pixels
+    np.testing.assert_allclose(per_image.backward(), per_pixel.backward() * 15, rtol=1e-12)
+    assert gradcheck.check_loss(per_image, pred, target)["pred"] < 1e-7
+
+
+def test_an_unknown_loss_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown loss 'l1'.*'bce_per_image'"):
         losses.get("l1")

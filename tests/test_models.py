@@ -131,58 +131,61 @@ def test_model_files_contain_no_pickle(saved):
     assert all(a.dtype != object for a in arrays.values())         # np.load(allow_pickle=False) read them all
     arch = architecture_of(arrays)
     assert arch["format"] == models.FORMAT and arch["version"] == models.VERSION
-    assert [spec["type"] for spec in arch["layers"]] == ["Flatten", "Dense", "ReLU", "Dense", "Sigmoid", "Reshape"]
+    model = arch["model"]
+    assert model["type"] == "Autoencoder" and arch["loss"] == "mse"
+    assert [spec["type"] for spec in model["encoder"]["layers"]] == ["Flatten", "Dense", "ReLU"]
+    assert [spec["type"] for spec in model["decoder"]["layers"]] == ["Dense", "Sigmoid", "Reshape"]
 
 
 # --- bad files -------------------------------------------------------------------------------
 
 def test_missing_parameter_is_named(saved, tmp_path):
     _, arrays = saved
-    del arrays["3.W"]
+    del arrays["decoder.0.W"]
     np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(ModelFileError, match=r"missing parameters \['3.W'\]"):
+    with pytest.raises(ModelFileError, match=r"missing parameters \['decoder.0.W'\]"):
         models.load(tmp_path / "bad.npz")
 
 
 def test_extra_parameter_is_named(saved, tmp_path):
     _, arrays = saved
-    arrays["7.W"] = np.zeros((2, 2), np.float32)
+    arrays["decoder.7.W"] = np.zeros((2, 2), np.float32)
     np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(ModelFileError, match=r"architecture does not have.*7.W"):
+    with pytest.raises(ModelFileError, match=r"architecture does not have.*decoder.7.W"):
         models.load(tmp_path / "bad.npz")
 
 
 def test_wrong_shape_names_the_parameter_and_both_shapes(saved, tmp_path):
     _, arrays = saved
-    arrays["1.W"] = arrays["1.W"][:, :100]
+    arrays["encoder.1.W"] = arrays["encoder.1.W"][:, :100]
     np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(ModelFileError, match=r"1.W has shape \(784, 100\).*needs \(784, 256\)"):
+    with pytest.raises(ModelFileError, match=r"encoder.1.W has shape \(784, 100\).*needs \(784, 256\)"):
         models.load(tmp_path / "bad.npz")
 
 
 def test_integer_parameter_is_refused(saved, tmp_path):
     _, arrays = saved
-    arrays["1.b"] = arrays["1.b"].astype(np.int32)
+    arrays["encoder.1.b"] = arrays["encoder.1.b"].astype(np.int32)
     np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(ModelFileError, match=r"1.b has dtype int32"):
+    with pytest.raises(ModelFileError, match=r"encoder.1.b has dtype int32"):
         models.load(tmp_path / "bad.npz")
 
 
 def test_unknown_layer_type_is_named_with_the_known_ones(saved, tmp_path):
     _, arrays = saved
     arch = architecture_of(arrays)
-    arch["layers"][2]["type"] = "os.system"
+    arch["model"]["encoder"]["layers"][2]["type"] = "os.system"
     np.savez(tmp_path / "bad.npz", **with_architecture(arrays, arch))
-    with pytest.raises(ModelFileError, match=r"layer 2: unknown layer type 'os.system'; known types: .*Dense"):
+    with pytest.raises(ModelFileError, match=r"layer encoder.2: unknown layer type 'os.system'; known types: .*Dense"):
         models.load(tmp_path / "bad.npz")
 
 
 def test_bad_layer_configuration_is_reported(saved, tmp_path):
     _, arrays = saved
     arch = architecture_of(arrays)
-    arch["layers"][1]["config"]["no_such_argument"] = 1
+    arch["model"]["encoder"]["layers"][1]["config"]["no_such_argument"] = 1
     np.savez(tmp_path / "bad.npz", **with_architecture(arrays, arch))
-    with pytest.raises(ModelFileError, match=r"layer 1 \(Dense\): bad configuration"):
+    with pytest.raises(ModelFileError, match=r"layer encoder.1 \(Dense\): bad configuration"):
         models.load(tmp_path / "bad.npz")
 
 

@@ -111,7 +111,7 @@ def craft(kind: Kind, fault: str, folder: Path) -> Path:
         arrays[f"{p}1.b"] = arrays[f"{p}1.b"].astype(np.int32)
     elif fault in ("unknown-layer", "dunder-import-layer", "layers-do-not-fit", "config-injection"):
         meta = kind.get_json(arrays)
-        specs = kind.architecture(meta)["layers"]
+        specs = kind.architecture(meta)["model"]["layers"]
         if fault == "unknown-layer":
             specs[2]["type"] = "os.system"
         elif fault == "dunder-import-layer":

@@ -7,19 +7,22 @@ A checkpoint is one .npz file, written atomically (a temporary file in the same 
 fsync, rename: see ``tinyae.models.write_npz_atomically``), so a run killed while writing
 leaves the previous checkpoint intact. It holds
 
-* arrays: the model's parameters and buffers (``model.<i>.<name>``, the names of a model
-  file) and the optimizer's per-parameter state (``optimizer.<k>.<name>``: Adam's m and v,
-  momentum buffers);
+* arrays: the model's parameters and buffers (``model.<path>.<name>``, the names of a model
+  file: ``model.encoder.1.W``) and the optimizer's per-parameter state
+  (``optimizer.<k>.<name>``: Adam's m and v, momentum buffers);
 * one JSON text entry (``__checkpoint__``, UTF-8 bytes in a uint8 array): the format and
   version, the epoch just completed, the model's architecture, the optimizer's type, step
   count, learning rate and hyper-parameters, the state of the shuffling generator and of
-  every layer's ``_rng`` generator (Dropout, GaussianNoise), the learning-rate schedule's
+  every layer's ``_rng`` generator (Dropout, the corruptions, GaussianSample), keyed by the
+  layer's path, the learning-rate schedule's
   epoch, the History, and the arguments of ``fit`` that the order of the batches depends on.
 
 No pickle anywhere: the file is read by ``tinyae.models.read_npz`` (object arrays are
 refused unread) and the JSON can only name layer classes of the registry. With the same
 data, seed and batch size, a run resumed from epoch k gives parameters equal to the bit
-(on the CPU) to those of a run that was never interrupted.
+(on the CPU) to those of a run that was never interrupted. Checkpoints of version 1
+(tinyae 0.1, flat models) are read too: their architecture and names are upgraded as a
+model file's are (tinyae/models/architecture.py).
 """
 from __future__ import annotations
 
@@ -32,9 +35,12 @@ import numpy as np
 
 from . import backend, layers, models
 from .errors import ModelFileError
+from .history import FIELDS as HISTORY_FIELDS
+from .history import History
+from .models.architecture import comparable, flat_specs, rename_arrays
 
 FORMAT = "tinyae-checkpoint"
-VERSION = 1
+VERSION = 2
 META_KEY = models.CHECKPOINT_KEY          # "__checkpoint__"
 MODEL_PREFIX = "model."
 OPTIMIZER_PREFIX = "optimizer."
@@ -48,10 +54,10 @@ class Checkpoint:
     path: Path
     epoch: int
     model: layers.Sequential
-    history: object = None                    # tinyae.train.History, or None
+    history: History | None = None
     optimizer: dict | None = None             # {"type", "t", "lr", "hyper", "state": [{name: array}]}
     shuffle_rng: dict | None = None           # bit_generator.state of fit's shuffling generator
-    layer_rngs: dict = field(default_factory=dict)   # layer index -> bit_generator.state or None
+    layer_rngs: dict = field(default_factory=dict)   # layer path -> bit_generator.state or None
     schedule: dict | None = None              # {"type", "epoch", "base_lr"}
     fit_args: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)  # the whole JSON entry
@@ -115,9 +121,9 @@ def _check_generator_state(state, what: str, path) -> None:
         raise ModelFileError(f"{path}: the saved random state of {what} is malformed ({exc})") from None
 
 
-def _rng_layers(model) -> dict[int, layers.Layer]:
-    """The layers that draw random numbers (they have an ``_rng`` attribute), by index."""
-    return {i: layer for i, layer in enumerate(model.layers) if hasattr(layer, "_rng")}
+def _rng_layers(model) -> dict[str, layers.Layer]:
+    """The layers that draw random numbers (they have an ``_rng`` attribute), by path ("encoder.4")."""
+    return {path: layer for path, layer in layers.leaves(model) if hasattr(layer, "_rng")}
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -148,7 +154,7 @@ def save_checkpoint(path, model, optimizer=None, *, epoch: int, history=None, rn
                              "state_keys": [sorted(entries) for entries in state["state"]],
                              "hyper": _hyper(optimizer)}
     meta["rng"] = {"shuffle": generator_state(rng),
-                   "layers": {str(i): generator_state(layer._rng) for i, layer in _rng_layers(model).items()}}
+                   "layers": {path: generator_state(layer._rng) for path, layer in _rng_layers(model).items()}}
     meta["schedule"] = None if schedule is None else {
         "type": type(schedule).__name__, "epoch": int(schedule.epoch), "base_lr": float(schedule.base_lr)}
     meta["history"] = None if history is None else history.to_dict()
@@ -176,8 +182,6 @@ def load_checkpoint(path, model=None, optimizer=None, schedule=None) -> Checkpoi
     and leaves ``model`` and ``optimizer`` as they were. Without ``model``, the model is
     rebuilt from the file's architecture (``load_checkpoint(path).model``).
     """
-    from .train import History
-
     path = Path(path)
     arrays = models.read_npz(path)
     if META_KEY not in arrays:
@@ -190,8 +194,9 @@ def load_checkpoint(path, model=None, optimizer=None, schedule=None) -> Checkpoi
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a tinyae checkpoint (format "
                              f"{meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("version") != VERSION:
-        raise ModelFileError(f"{path}: checkpoint version {meta.get('version')!r}; this tinyae reads version {VERSION}")
+    if meta.get("version") not in (1, VERSION):
+        raise ModelFileError(f"{path}: checkpoint version {meta.get('version')!r}; this tinyae reads versions 1 "
+                             f"and {VERSION}")
     epoch = meta.get("epoch")
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         raise ModelFileError(f"{path}: the checkpoint's epoch {epoch!r} is not a count of epochs")
@@ -206,42 +211,53 @@ def load_checkpoint(path, model=None, optimizer=None, schedule=None) -> Checkpoi
             unexpected.append(name)
     if unexpected:
         raise ModelFileError(f"{path}: entries a checkpoint does not have: {sorted(unexpected)}")
+    arch = meta.get("architecture")
+    opt_meta = meta.get("optimizer")
+    rng_meta = meta.get("rng") or {}
+    if not isinstance(rng_meta, dict):
+        raise ModelFileError(f"{path}: the checkpoint's 'rng' entry is not an object")
+    layer_states = rng_meta.get("layers") or {}
+    if isinstance(arch, dict) and arch.get("version", 1) == 1:      # tinyae 0.1: flat layers, "3.W"
+        try:
+            arch, rename = models.upgrade_v1(arch)
+        except ModelFileError as exc:
+            raise ModelFileError(f"{path}: {exc}") from None
+        model_arrays = rename_arrays(model_arrays, rename)
+        if isinstance(layer_states, dict):
+            layer_states = {rename.get(k, k): v for k, v in layer_states.items()}
+        if isinstance(opt_meta, dict) and isinstance(opt_meta.get("params"), list):
+            opt_meta = {**opt_meta, "params": [next(iter(rename_arrays({n: 0}, rename))) if isinstance(n, str) else n
+                                               for n in opt_meta["params"]]}
 
     # the model the arrays go into: the one given (its architecture must be the file's), or one
     # rebuilt from the file's architecture; either way every array is checked before any is loaded
     if model is not None:
-        _check_same_architecture(meta.get("architecture"), models.architecture(model), path)
+        _check_same_architecture(arch, models.architecture(model), path)
         reference = model
     else:
         try:
-            reference = models.from_architecture(meta.get("architecture"))
+            reference = models.from_architecture(arch)
         except ModelFileError as exc:
             raise ModelFileError(f"{path}: {exc}") from None
     models.check_state_arrays(reference, model_arrays, source=str(path))
 
-    opt_meta = meta.get("optimizer")
     opt_state = _read_optimizer_state(opt_meta, optimizer_arrays, reference, path)
     if optimizer is not None:
         _check_optimizer(opt_state, optimizer, reference, path)
 
-    rng_meta = meta.get("rng") or {}
-    if not isinstance(rng_meta, dict):
-        raise ModelFileError(f"{path}: the checkpoint's 'rng' entry is not an object")
     shuffle_state = rng_meta.get("shuffle")
     _check_generator_state(shuffle_state, "the shuffling generator", path)
-    layer_states = rng_meta.get("layers") or {}
     rng_layers = _rng_layers(reference)
-    if not isinstance(layer_states, dict) or set(layer_states) != {str(i) for i in rng_layers}:
+    if not isinstance(layer_states, dict) or set(layer_states) != set(rng_layers):
         raise ModelFileError(f"{path}: the checkpoint holds random states for layers "
                              f"{sorted(layer_states) if isinstance(layer_states, dict) else layer_states!r}, "
-                             f"the architecture's random layers are {sorted(str(i) for i in rng_layers)}")
+                             f"the architecture's random layers are {sorted(rng_layers)}")
     for key, state in layer_states.items():
-        _check_generator_state(state, rng_layers[int(key)].label, path)
+        _check_generator_state(state, rng_layers[key].label, path)
 
     history = meta.get("history")
     if history is not None:
-        if not isinstance(history, dict) or not all(isinstance(history.get(k, []), list)
-                                                    for k in ("epochs", "loss", "val_loss", "seconds", "lr")):
+        if not isinstance(history, dict) or not all(isinstance(history.get(k, []), list) for k in HISTORY_FIELDS):
             raise ModelFileError(f"{path}: the checkpoint's history is malformed")
         history = History.from_dict(history)
     sched = meta.get("schedule")
@@ -252,12 +268,12 @@ def load_checkpoint(path, model=None, optimizer=None, schedule=None) -> Checkpoi
 
     # --- everything checked: now change the caller's objects ---------------------------------
     models.load_state_arrays(reference, model_arrays, source=str(path))
-    specs = meta["architecture"]["layers"]
-    for i, layer in rng_layers.items():
-        saved_seed = specs[i].get("config", {}).get("seed")
+    specs = dict(flat_specs(arch["model"]))
+    for key, layer in rng_layers.items():
+        saved_seed = (specs.get(key, {}).get("config") or {}).get("seed")
         if hasattr(layer, "seed") and saved_seed is not None:
             layer.seed = saved_seed
-        state = layer_states[str(i)]
+        state = layer_states[key]
         layer._rng = None
         if state is not None:
             rng = backend.default_rng(getattr(layer, "seed", 0))
@@ -275,40 +291,60 @@ def load_checkpoint(path, model=None, optimizer=None, schedule=None) -> Checkpoi
                           f"resuming with a {type(schedule).__name__}", stacklevel=2)
         schedule.epoch, schedule.base_lr = int(sched["epoch"]), float(sched["base_lr"])
     return Checkpoint(path=path, epoch=epoch, model=reference, history=history, optimizer=opt_state,
-                      shuffle_rng=shuffle_state, layer_rngs={int(k): v for k, v in layer_states.items()},
+                      shuffle_rng=shuffle_state, layer_rngs=dict(layer_states),
                       schedule=sched, fit_args=fit_args, meta=meta)
 
 
 def _describe(spec: dict) -> str:
-    config = ", ".join(f"{k}={v}" for k, v in spec.get("config", {}).items())
+    config = ", ".join(f"{k}={v}" for k, v in (spec.get("config") or {}).items())
     return f"{spec.get('type')}({config})"
 
 
-def _comparable(spec: dict) -> dict:
-    """A layer spec without its ``seed``: a random layer's generator state is restored from the file anyway."""
-    config = {k: v for k, v in spec.get("config", {}).items() if k != "seed"}
-    return {"type": spec.get("type"), "config": config}
+def _input_shape(spec):
+    """The input_shape of the first Sequential (in preorder) that declares one."""
+    if not isinstance(spec, dict):
+        return None
+    if spec.get("input_shape") is not None:
+        return spec["input_shape"]
+    children = [spec.get("encoder"), spec.get("decoder")] + list(spec.get("layers") or []) + list(spec.get("blocks") or [])
+    return next((shape for shape in map(_input_shape, children) if shape is not None), None)
+
+
+def _containers(spec, path: str = "") -> list[tuple[str, str]]:
+    """(path, type) of every container of a version-2 ``model`` entry."""
+    if not isinstance(spec, dict) or spec.get("type") not in models.CONTAINERS:
+        return []
+    found = [(path, spec["type"])]
+    named = [("encoder", spec.get("encoder")), ("decoder", spec.get("decoder"))] if "encoder" in spec else \
+        list(enumerate(spec.get("layers") or spec.get("blocks") or []))
+    for name, child in named:
+        found += _containers(child, f"{path}.{name}" if path else str(name))
+    return found
 
 
 def _check_same_architecture(saved, current: dict, path) -> None:
     """ModelFileError unless the file's architecture is the model's (a random layer's seed aside)."""
-    if not isinstance(saved, dict) or saved.get("format") != models.FORMAT or not isinstance(saved.get("layers"), list) \
-            or not all(isinstance(spec, dict) and isinstance(spec.get("config", {}), dict) for spec in saved["layers"]):
+    if not isinstance(saved, dict) or saved.get("format") != models.FORMAT or not isinstance(saved.get("model"), dict):
         raise ModelFileError(f"{path}: the checkpoint's architecture entry is not a tinyae architecture")
     saved, current = json.loads(json.dumps(saved)), json.loads(json.dumps(current))   # tuples -> lists
     fix = (" Resume with the model the checkpoint was written for (load_checkpoint(path).model rebuilds it), "
            "or start a new run without resume=.")
-    a, b = saved.get("layers", []), current.get("layers", [])
+    a, b = flat_specs(saved["model"]), flat_specs(current["model"])
     if len(a) != len(b):
         raise ModelFileError(f"{path}: the checkpoint is for another architecture: it has {len(a)} layers, "
                              f"the model has {len(b)}.{fix}")
-    for i, (sa, sb) in enumerate(zip(a, b)):
-        if _comparable(sa) != _comparable(sb):
-            raise ModelFileError(f"{path}: the checkpoint is for another architecture: layer {i} is "
-                                 f"{_describe(sa)} in the checkpoint but {_describe(sb)} in the model.{fix}")
-    if saved.get("input_shape") != current.get("input_shape"):
+    for (path_a, sa), (path_b, sb) in zip(a, b):
+        if not isinstance(sa, dict) or path_a != path_b or comparable(sa) != comparable(sb):
+            where = "" if path_a == path_b else f" (at {path_a})"
+            was = _describe(sa) if isinstance(sa, dict) else repr(sa)
+            raise ModelFileError(f"{path}: the checkpoint is for another architecture: layer {path_b} is "
+                                 f"{was}{where} in the checkpoint but {_describe(sb)} in the model.{fix}")
+    if _containers(saved["model"]) != _containers(current["model"]):
+        raise ModelFileError(f"{path}: the checkpoint is for another architecture: its containers are "
+                             f"{_containers(saved['model'])}, the model's {_containers(current['model'])}.{fix}")
+    if _input_shape(saved["model"]) != _input_shape(current["model"]):
         raise ModelFileError(f"{path}: the checkpoint is for another architecture: input shape "
-                             f"{saved.get('input_shape')} in the checkpoint, {current.get('input_shape')} "
+                             f"{_input_shape(saved['model'])} in the checkpoint, {_input_shape(current['model'])} "
                              f"in the model.{fix}")
 
 

@@ -3,7 +3,9 @@
 A layer is checked as a vector–Jacobian product: with a random upstream gradient
 ``dy``, f(x) = Σ forward(x) · dy has the gradient ``backward(dy)`` with respect to
 the input and to every parameter, so no scalar loss has to be invented and every
-output is exercised. The error is the largest relative error
+output is exercised. A layer (or model) that adds a penalty to the objective (an
+activity L1, a KL term) is checked on the sum: f(x) = Σ forward(x) · dy + penalty, and
+a whole model on loss + penalty, which is what ``fit`` minimises. The error is the largest relative error
 
     |a − n| / max(|a|, |n|, 1e-12)     over all entries (a analytic, n numerical).
 
@@ -90,7 +92,7 @@ def check_layer(layer, x, seed: int = 0, h: float = DEFAULT_H, order: int = DEFA
     dy = backend.asarray(np.random.default_rng(seed).standard_normal(y.shape), dtype=np.float64)
 
     def f():
-        return float(xp.sum(layer.forward(x) * dy))
+        return float(xp.sum(layer.forward(x) * dy)) + layer.penalty
 
     layer.forward(x)
     dx = layer.backward(dy)
@@ -112,12 +114,12 @@ def check_loss(loss, pred, target, h: float = DEFAULT_H, order: int = DEFAULT_OR
 
 
 def check_model(model, loss, x, target, h: float = DEFAULT_H, order: int = DEFAULT_ORDER) -> dict[str, float]:
-    """Relative errors of a whole model + loss: input and every parameter (each once)."""
+    """Relative errors of a whole model + loss + its penalties: input and every parameter (each once)."""
     x = backend.asarray(x, dtype=np.float64)
     target = backend.xp.array(target, dtype=np.float64, copy=True)   # an autoencoder's target is x: copy it
 
     def f():
-        return loss.forward(model.forward(x), target)
+        return loss.forward(model.forward(x), target) + model.penalty
 
     f()
     dx = model.backward(loss.backward())

@@ -10,6 +10,9 @@ Defaults (chosen for what follows the layer):
   uses He uniform for layers followed by a ReLU.
 * ``Conv2d`` / ``ConvTranspose2d``: He uniform, U(-a, a) with a = sqrt(6 / fan_in).
 * Biases start at zero.
+* ``pytorch_uniform``, U(-a, a) with a = 1 / sqrt(fan_in), is PyTorch's default for the
+  weights of nn.Linear and nn.Conv2d (kaiming_uniform with a = sqrt(5)); the zoo's VAEs
+  use it, as pytorch/examples' VAE does (PyTorch's biases are not zero, ours are).
 
 fan_in and fan_out count the connections into one output unit and out of one
 input unit (times the kernel area for convolutions).
@@ -58,11 +61,17 @@ def he_normal(shape, fan_in, fan_out=None, rng=None):
     return _on_backend(generator(rng).normal(0.0, std, size=shape))
 
 
+def pytorch_uniform(shape, fan_in, fan_out=None, rng=None):
+    limit = 1.0 / np.sqrt(fan_in)
+    return _on_backend(generator(rng).uniform(-limit, limit, size=shape))
+
+
 INITIALIZERS = {
     "glorot_uniform": glorot_uniform,
     "glorot_normal": glorot_normal,
     "he_uniform": he_uniform,
     "he_normal": he_normal,
+    "pytorch_uniform": pytorch_uniform,
 }
 
 

@@ -6,13 +6,21 @@ For an autoencoder the target is the input (``y=None``). Data arrive as NumPy
 arrays and each batch is moved to the active backend (in the dtype of the model's
 parameters), so the whole data set never has to fit on the GPU.
 
+The objective is the data term (``loss``: the model's own when not given, see
+``objective_of``) plus the model's penalties (``model.penalty``: an activity L1, a KL
+term), which each layer computes in its forward and whose gradient it adds in its
+backward. ``fit`` minimises their sum; ``History`` and ``evaluate(..., parts=True)``
+report the data term, the penalty and the sum apart, in the loss's units ("per pixel"
+for the default means, "per image" for the VAE's summed BCE).
+
 What is checked, and what it costs:
 
 * before training, one pass over the data (its minimum and maximum): NaN or infinity
   raises NumericalError naming the first bad sample; a target outside [0, 1] for a
   model whose output is a sigmoid, or for a BCE loss, gives one warning per model;
-  integer data raises DTypeError (scale it: ``x.astype("float32") / 255``);
-* during training, nothing beyond what the loop computes anyway: the loss (a float)
+  integer data raises DTypeError (scale it: ``x.astype("float32") / 255``); a model
+  whose penalty is per image (a VAE's KL) trained with a per-pixel loss gives a warning;
+* during training, nothing beyond what the loop computes anyway: the objective (a float)
   and the gradients' global norm (needed for clipping) must be finite. Only when one
   is not does fit re-run the batch layer by layer to find where the non-finite
   numbers first appeared, and raise NumericalError naming the epoch, the batch and
@@ -21,7 +29,6 @@ What is checked, and what it costs:
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -29,49 +36,11 @@ import warnings
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import backend, checkpoint as _checkpoint, layers as _layers, losses
+from . import backend, batches as _batches, checkpoint as _checkpoint, layers as _layers, losses
 from .errors import DTypeError, NumericalError, ShapeError
+from .history import History
 from .optim import Adam, Optimizer, global_grad_norm
 from .optim import clip_grad_norm as clip_gradients
-
-
-class History:
-    """Per-epoch figures: ``loss`` (mean training loss), ``val_loss``, ``seconds``, ``lr``."""
-
-    def __init__(self, loss_name: str = "mse"):
-        self.loss_name = loss_name
-        self.epochs: list[int] = []
-        self.loss: list[float] = []
-        self.val_loss: list[float] = []
-        self.seconds: list[float] = []
-        self.lr: list[float] = []
-
-    def append(self, epoch, loss, val_loss, seconds, lr):
-        self.epochs.append(epoch)
-        self.loss.append(loss)
-        if val_loss is not None:
-            self.val_loss.append(val_loss)
-        self.seconds.append(seconds)
-        self.lr.append(lr)
-
-    def to_dict(self) -> dict:
-        return {"loss_name": self.loss_name, "epochs": self.epochs, "loss": self.loss,
-                "val_loss": self.val_loss, "seconds": self.seconds, "lr": self.lr}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "History":
-        h = cls(d.get("loss_name", "mse"))
-        for key in ("epochs", "loss", "val_loss", "seconds", "lr"):
-            setattr(h, key, list(d.get(key, [])))
-        return h
-
-    def save(self, path) -> None:
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-
-    def __repr__(self):
-        last = f", last loss {self.loss[-1]:.5f}" if self.loss else ""
-        return f"History({len(self.loss)} epochs{last})"
 
 
 def batches(n: int, batch_size: int, rng: np.random.Generator | None):
@@ -80,9 +49,24 @@ def batches(n: int, batch_size: int, rng: np.random.Generator | None):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def evaluate(model, x, y=None, loss="mse", batch_size: int = 1024) -> float:
-    """The mean loss over the whole of ``x`` (per element, as the loss defines it), in eval mode."""
-    loss = losses.get(loss)
+def objective_of(model, loss=None) -> losses.Loss:
+    """The data term to train and evaluate ``model`` with: ``loss`` if given, else the model's own
+    (``model.loss``, which every zoo model names), else MSE per pixel."""
+    if loss is not None:
+        return losses.get(loss)
+    return losses.get(getattr(model, "loss", None) or "mse")
+
+
+def evaluate(model, x, y=None, loss=None, batch_size: int = 1024, parts: bool = False):
+    """The objective over the whole of ``x`` in eval mode: data term + penalties, in the loss's units.
+
+    loss: the data term (the model's own when None, see ``objective_of``). Returns a float,
+    or with ``parts=True`` the dict {"total", "data", "penalty", "units"}. Each batch's
+    figure is weighted by its number of samples, so the result does not depend on
+    ``batch_size``. A VAE's sampler uses z = μ in eval mode, so its figure here is
+    deterministic (``VAE.negative_elbo`` gives the sampled estimate).
+    """
+    loss = objective_of(model, loss)
     _check_data(x, "x")
     target, what = (x, "x") if y is None else (y, "y")
     if y is not None:
@@ -92,20 +76,24 @@ def evaluate(model, x, y=None, loss="mse", batch_size: int = 1024) -> float:
     if len(x) == 0:
         raise ShapeError("evaluate: x holds no samples")
     _warn_range(model, loss, *_data_range(target), what)
-    return _evaluate(model, x, None if y is None else y, loss, batch_size)
+    _warn_units(model, loss)
+    figures = _evaluate(model, x, None if y is None else y, loss, batch_size)
+    return figures if parts else figures["total"]
 
 
-def _evaluate(model, x, y, loss, batch_size: int) -> float:
+def _evaluate(model, x, y, loss, batch_size: int) -> dict:
     dtype = _model_dtype(model)
     was_training = model.training
     model.eval()
     try:
-        total = 0.0
+        data = penalty = 0.0
         for start in range(0, len(x), batch_size):
             xb = backend.asarray(x[start:start + batch_size], dtype=dtype)
             yb = xb if y is None else backend.asarray(y[start:start + batch_size], dtype=dtype)
-            total += loss.forward(model.forward(xb), yb) * len(xb)
-        return total / len(x)
+            data += loss.forward(model.forward(xb), yb) * len(xb)
+            penalty += model.penalty * len(xb)
+        return {"total": (data + penalty) / len(x), "data": data / len(x), "penalty": penalty / len(x),
+                "units": loss.units}
     finally:
         model.train(was_training)
 
@@ -124,27 +112,21 @@ def predict(model, x, batch_size: int = 1024):
         lo, hi = _data_range(x)
         if lo < -1.0 or hi > 2.0:      # far outside [0, 1]: unscaled images, not a denoiser's noisy input
             _warn_range(model, None, lo, hi, "x")
-    dtype = _model_dtype(model)
-    was_training = model.training
-    model.eval()
-    try:
-        return np.concatenate([backend.to_numpy(model.forward(backend.asarray(x[i:i + batch_size], dtype=dtype)))
-                               for i in range(0, len(x), batch_size)])
-    finally:
-        model.train(was_training)
+    return _batches.forward_in_batches(model, x, batch_size)
 
 
-def fit(model, x, y=None, *, loss="mse", optimizer: Optimizer | None = None, epochs: int = 5,
+def fit(model, x, y=None, *, loss=None, optimizer: Optimizer | None = None, epochs: int = 5,
         batch_size: int = 256, validation_data=None, shuffle: bool = True, seed: int = 0,
         verbose: int = 1, schedule=None, clip_grad_norm: float | None = None, callbacks=(),
         checkpoint=None, every: int = 1, resume=None) -> History:
     """Train ``model`` on ``x`` (target ``y``, or ``x`` itself for an autoencoder).
 
-    loss: a Loss or its name; optimizer: default Adam(lr=1e-3); validation_data: x_val
-    or (x_val, y_val); seed: the shuffling order (model weights are seeded when the
-    model is built); verbose: 0 silent, 1 a progress bar per epoch; schedule: a
-    learning-rate Schedule stepped after each epoch; clip_grad_norm: rescale the
-    gradients when their global L2 norm exceeds it; callbacks: functions called as
+    loss: the data term, a Loss or its name (the model's own when None: ``objective_of``);
+    the model's penalties are added to it. optimizer: default Adam(lr=1e-3);
+    validation_data: x_val or (x_val, y_val); seed: the shuffling order (model weights
+    are seeded when the model is built); verbose: 0 silent, 1 a progress bar per epoch;
+    schedule: a learning-rate Schedule stepped after each epoch; clip_grad_norm: rescale
+    the gradients when their global L2 norm exceeds it; callbacks: functions called as
     ``cb(epoch, history)`` after each epoch.
 
     checkpoint: a file to write a checkpoint to (atomically, see tinyae.checkpoint)
@@ -155,10 +137,10 @@ def fit(model, x, y=None, *, loss="mse", optimizer: Optimizer | None = None, epo
     that of a run never interrupted). ``resume`` and ``checkpoint`` may be the same file.
 
     Stops with NumericalError (naming the epoch, batch and first layer affected) when
-    the input, the loss or a gradient is NaN or infinite; the parameters are then those
-    of the last good step.
+    the input, the objective or a gradient is NaN or infinite; the parameters are then
+    those of the last good step.
     """
-    loss = losses.get(loss)
+    loss = objective_of(model, loss)
     optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"fit: every must be a positive number of epochs, got {every!r}")
@@ -177,6 +159,7 @@ def fit(model, x, y=None, *, loss="mse", optimizer: Optimizer | None = None, epo
     x_range = _data_range(x, "x")
     target_range = x_range if y is None else _data_range(y, "y")
     _warn_range(model, loss, *target_range, target_name)
+    _warn_units(model, loss)
     if x_val is not None:
         _check_data(x_val, "validation data")
         val_range = _data_range(x_val, "validation data")
@@ -186,8 +169,9 @@ def fit(model, x, y=None, *, loss="mse", optimizer: Optimizer | None = None, epo
         _warn_range(model, loss, *val_range, "the validation data")
     dtype = _model_dtype(model)
     rng = np.random.default_rng(seed) if shuffle else None
-    history = History(type(loss).__name__)
-    fit_args = {"batch_size": int(batch_size), "shuffle": bool(shuffle), "seed": seed, "loss": type(loss).__name__,
+    history = History(type(loss).__name__, loss.units)
+    fit_args = {"batch_size": int(batch_size), "shuffle": bool(shuffle), "seed": seed,
+                "loss": type(loss).__name__ if loss.reduction == "mean" else loss.name,
                 "samples": len(x)}
     first_epoch = 1
     if resume is not None:
@@ -209,7 +193,7 @@ def fit(model, x, y=None, *, loss="mse", optimizer: Optimizer | None = None, epo
         if restored.epoch >= epochs:
             warnings.warn(f"{resume}: the checkpoint has already completed {restored.epoch} epochs "
                           f"(epochs={epochs}); nothing to train", stacklevel=2)
-    buffered = [layer for layer in _model_layers(model) if layer.buffers]
+    buffered = [layer for _, layer in _layers.leaves(model) if layer.buffers]
     model.train()
     for epoch in range(first_epoch, epochs + 1):
         start = time.perf_counter()
@@ -217,18 +201,20 @@ def fit(model, x, y=None, *, loss="mse", optimizer: Optimizer | None = None, epo
         # the bar is updated by hand (not iterated), so that the validation loss can still be shown on it
         bar = tqdm(total=len(epoch_batches), desc=f"epoch {epoch}/{epochs}", disable=verbose == 0, leave=True,
                    unit="batch", dynamic_ncols=True)
-        running, seen = 0.0, 0
+        running, running_penalty, seen = 0.0, 0.0, 0
         for i, idx in enumerate(epoch_batches):
             xb = backend.asarray(x[idx], dtype=dtype)
             yb = xb if y is None else backend.asarray(y[idx], dtype=dtype)
             saved_buffers = _snapshot_buffers(buffered) if buffered else None
             value = loss.forward(model.forward(xb), yb)
-            if not math.isfinite(value):
+            penalty = model.penalty
+            if not math.isfinite(value + penalty):
                 bar.close()
-                where = _locate_forward(model, loss, xb, yb, value)
+                where = _locate_forward(model, loss, xb, yb, value, penalty)
                 _restore_buffers(saved_buffers)
-                raise NumericalError(f"the loss became {value} at epoch {epoch}, batch {i + 1} (of "
-                                     f"{len(epoch_batches)}): {where}. {_not_taken(optimizer)}")
+                raise NumericalError(f"the {'loss' if not math.isfinite(value) else 'penalty'} became "
+                                     f"{value if not math.isfinite(value) else penalty} at epoch {epoch}, "
+                                     f"batch {i + 1} (of {len(epoch_batches)}): {where}. {_not_taken(optimizer)}")
             model.backward(loss.backward(), input_grad=False)
             norm = global_grad_norm(optimizer.params)
             if not math.isfinite(norm):
@@ -242,18 +228,23 @@ def fit(model, x, y=None, *, loss="mse", optimizer: Optimizer | None = None, epo
                 clip_gradients(optimizer.params, clip_grad_norm, norm=norm)
             optimizer.step()
             running += value * len(idx)
+            running_penalty += penalty * len(idx)
             seen += len(idx)
             if verbose and (i % 20 == 0 or i == len(epoch_batches) - 1):
-                bar.set_postfix_str(f"{loss.label} {running / seen:.5f}", refresh=False)
+                bar.set_postfix_str(_progress(loss, running / seen, running_penalty / seen), refresh=False)
             bar.update(1)
-        train_loss = running / seen
-        val_loss = _evaluate(model, x_val, None if y_val is x_val else y_val, loss,
-                             max(batch_size, 1024)) if x_val is not None else None
+        train_data, train_penalty = running / seen, running_penalty / seen
+        val = _evaluate(model, x_val, None if y_val is x_val else y_val, loss,
+                        max(batch_size, 1024)) if x_val is not None else None
         seconds = time.perf_counter() - start
         if verbose:
-            bar.set_postfix_str(f"{loss.label} {train_loss:.5f}" + (f", val {val_loss:.5f}" if val_loss is not None else ""))
+            bar.set_postfix_str(_progress(loss, train_data, train_penalty)
+                                + (f", val {val['total']:.5g}" if val is not None else ""))
         bar.close()
-        history.append(epoch, train_loss, val_loss, seconds, optimizer.lr)
+        history.append(epoch, train_data + train_penalty, None if val is None else val["total"], seconds,
+                       optimizer.lr, data_loss=train_data, penalty=train_penalty,
+                       val_data_loss=None if val is None else val["data"],
+                       val_penalty=0.0 if val is None else val["penalty"])
         if schedule is not None:
             schedule.step()
         if checkpoint is not None and (epoch % every == 0 or epoch == epochs):
@@ -262,6 +253,26 @@ def fit(model, x, y=None, *, loss="mse", optimizer: Optimizer | None = None, epo
         for callback in callbacks:
             callback(epoch, history)
     return history
+
+
+def _progress(loss, data: float, penalty: float) -> str:
+    """The progress bar's figure: "MSE 0.01234", or "BCE 80.1 + penalty 25.3 = 105.4 per image"."""
+    if penalty == 0.0:
+        return f"{loss.label} {data:.5g}"
+    return f"{loss.label} {data:.5g} + penalty {penalty:.4g} = {data + penalty:.5g}"
+
+
+def _warn_units(model, loss) -> None:
+    """One warning per model when a per-image penalty (a VAE's KL) meets a per-pixel data term."""
+    if loss.reduction == "per_sample" or getattr(model, "_units_warned", False):
+        return
+    owners = [layer for _, layer in _layers.leaves(model) if getattr(layer, "wants_loss_per_sample", False)]
+    if owners:
+        model._units_warned = True
+        warnings.warn(f"{owners[0].label}'s KL term is in nats per image, but the {loss.label} loss is a mean per "
+                      f"pixel: the KL would weigh as much as the whole image's reconstruction error on every pixel "
+                      f"(784 times too much for MNIST). Use loss='{type(loss).__name__.lower()}_per_image' (the "
+                      f"model's own objective when loss is not given)", UserWarning, stacklevel=3)
 
 
 def _split_validation(validation_data):
@@ -306,14 +317,13 @@ def _data_range(x, what: str = "x") -> tuple[float, float]:
     return lo, hi
 
 
-_RANGE_KEEPING = ("Flatten", "Reshape", "Identity", "MaxPool2d", "AvgPool2d", "Upsample2d")
+_RANGE_KEEPING = ("Flatten", "Reshape", "Crop2d", "Identity", "MaxPool2d", "AvgPool2d", "Upsample2d",
+                  "ActivityL1", "KLSparsity")
 
 
 def _output_is_sigmoid(model) -> bool:
     """True when the last layer that changes values (not only shapes) is a Sigmoid."""
     for layer in reversed(_model_layers(model)):
-        if isinstance(layer, _layers.Sequential):
-            return _output_is_sigmoid(layer)
         if type(layer).__name__ in _RANGE_KEEPING:
             continue
         return isinstance(layer, _layers.Sigmoid)
@@ -336,13 +346,12 @@ def _warn_range(model, loss, lo: float, hi: float, what: str) -> None:
     warnings.warn(f"{what} has values in [{lo:g}, {hi:g}]: {why}; {fix}", UserWarning, stacklevel=3)
 
 
-def _model_dtype(model):
-    params = model.parameters()
-    return params[0].data.dtype if params else backend.dtype()
+_model_dtype = _batches.model_dtype
 
 
 def _model_layers(model) -> list:
-    return list(getattr(model, "layers", None) or [model])
+    """The layers data runs through one after the other (Sequentials and Autoencoders opened)."""
+    return _layers.chain(model)
 
 
 # --- numerical faults: found on failure only --------------------------------------------------
@@ -366,7 +375,7 @@ def _first_bad_sample(a) -> int:
     return int((~xp.isfinite(a)).reshape(len(a), -1).any(axis=1).argmax())
 
 
-def _locate_forward(model, loss, xb, yb, value) -> str:
+def _locate_forward(model, loss, xb, yb, value, penalty=0.0) -> str:
     """Re-run the batch's forward layer by layer; say where the first non-finite number appears."""
     if not _finite(xb):
         return f"the input batch holds NaN or infinity (its sample {_first_bad_sample(xb)})"
@@ -377,6 +386,9 @@ def _locate_forward(model, loss, xb, yb, value) -> str:
     for layer in _model_layers(model):
         bad_params = [name for name, p in layer.params.items() if not _finite(p.data)]
         out = layer.forward(h)
+        if math.isfinite(value) and not math.isfinite(layer.penalty):
+            return (f"the penalty of {layer.label} is {layer.penalty} (its input was finite, largest magnitude "
+                    f"{float(xp.abs(h).max()):.3g})")
         if not _finite(out):
             if bad_params:
                 return (f"first non-finite in the output of {layer.label}, whose parameter "
@@ -394,7 +406,7 @@ def _locate_backward(model, loss) -> str:
     if not _finite(dy):
         return f"the gradient of the {loss.label} loss with respect to the model's output"
     model_layers = _model_layers(model)
-    stop = getattr(model, "_first_param_layer", 0)
+    stop = next((i for i, layer in enumerate(model_layers) if layer.params), 0)
     for layer in reversed(model_layers[stop:]):
         for p in layer.params.values():
             p.start_pass()

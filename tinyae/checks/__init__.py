@@ -13,7 +13,7 @@ import importlib
 import numpy as np
 
 CASES: list[tuple[str, callable]] = []
-FAMILIES = ["dense", "pooling", "conv"]
+FAMILIES = ["dense", "pooling", "conv", "penalties", "variational", "skip", "corruption"]
 
 
 def case(name):
@@ -35,3 +35,32 @@ def all_cases() -> list[tuple[str, callable]]:
     for family in FAMILIES:
         importlib.import_module(f"{__name__}.{family}")
     return CASES
+
+
+class Replay:
+    """A stand-in random generator: its first draw of each kind comes from a seeded NumPy generator,
+    and every later call with the same arguments returns the same numbers.
+
+    A layer that draws noise (Dropout, the corruptions, GaussianSample's ε) is checked with
+    its randomness held fixed this way: the finite difference then sees the same function
+    at θ + h and θ − h. Put it in the layer's ``_rng``.
+    """
+
+    def __init__(self, seed: int = 0):
+        self._rng = np.random.default_rng(seed)
+        self._drawn = {}
+
+    def _replay(self, name, *args, **kwargs):
+        key = (name, repr(args), repr(sorted(kwargs.items())))
+        if key not in self._drawn:
+            self._drawn[key] = getattr(self._rng, name)(*args, **kwargs)
+        return self._drawn[key].copy()
+
+    def random(self, shape, dtype=np.float64):
+        return self._replay("random", shape, dtype=dtype)
+
+    def standard_normal(self, shape, dtype=np.float64):
+        return self._replay("standard_normal", shape, dtype=dtype)
+
+    def integers(self, low, high=None, size=None):
+        return self._replay("integers", low, high, size=size)

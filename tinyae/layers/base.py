@@ -8,7 +8,13 @@ A layer has
 * ``training``: True in train mode, False in eval mode (``train()`` / ``eval()``),
 * ``forward(x)`` -> y, which keeps on ``self`` what backward needs (the cache),
 * ``backward(dy)`` -> dx, which also fills the ``.grad`` of its parameters and
-  never modifies ``dy`` in place.
+  never modifies ``dy`` in place,
+* ``penalty``: the term this layer adds to the objective, as computed by its last
+  forward (0.0 for almost every layer; ActivityL1, KLSparsity and GaussianSample's KL
+  set it). A layer that owns a penalty also adds the penalty's gradient to dx in its
+  backward, so the gradient of data term + penalty flows without autograd,
+* ``named_children()``: the layers a container is made of, as (name, layer) pairs
+  (empty for a plain layer); ``leaves()`` and ``chain()`` below walk them.
 
 Shapes are checked here, at the boundary, so that a wrong shape is reported with
 the layer's name and both shapes instead of surfacing deep inside NumPy.
@@ -43,6 +49,9 @@ def shapes_match(expected, actual) -> bool:
 class Layer:
     """Base class of all layers: parameters, train/eval mode and boundary checks."""
 
+    penalty = 0.0          # the term added to the objective by the last forward (see the module doc)
+    is_chain = False       # True for containers whose children run one after the other (Sequential, Autoencoder)
+
     def __init__(self):
         self.params: OrderedDict[str, Parameter] = OrderedDict()
         self.buffers: OrderedDict[str, object] = OrderedDict()   # saved state that is not trained (running_var)
@@ -72,10 +81,34 @@ class Layer:
         return param
 
     def parameters(self) -> list[Parameter]:
-        return list(self.params.values())
+        """Every Parameter once (a tied weight is listed once, though two layers use it)."""
+        return list(self.named_parameters().values())
+
+    def named_parameters(self) -> dict[str, Parameter]:
+        """name -> Parameter, each Parameter once, under the name of its first use ("0.W", "encoder.1.W")."""
+        seen, named = set(), {}
+        for name, p in self.params.items():
+            if id(p) not in seen:
+                seen.add(id(p))
+                named[name] = p
+        return named
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    def named_children(self) -> list[tuple[str, "Layer"]]:
+        """(name, layer) of the layers this one is made of; empty for a plain layer."""
+        return []
 
     def train(self, mode: bool = True):
+        """Train mode (``mode`` True) or eval mode, for this layer and every layer inside it."""
         self.training = mode
+        for _, child in self.named_children():
+            child.train(mode)
         return self
 
     def eval(self):
@@ -144,3 +177,28 @@ class Layer:
             return " (a single sample? add the batch axis: x[None])"
         return ""
 
+
+
+# --- walking a tree of layers ----------------------------------------------------------------
+
+def leaves(layer: Layer, prefix: str = "") -> list[tuple[str, Layer]]:
+    """Every plain layer inside ``layer`` with its path ("encoder.1"), in forward order.
+
+    A parameter's name in a model file is its layer's path and its own name
+    ("encoder.1.W"); a plain layer on its own has the path "".
+    """
+    children = layer.named_children()
+    if not children:
+        return [(prefix, layer)]
+    found = []
+    for name, child in children:
+        found += leaves(child, f"{prefix}.{name}" if prefix else name)
+    return found
+
+
+def chain(layer: Layer) -> list[Layer]:
+    """The layers data runs through one after the other: Sequential and Autoencoder are opened,
+    anything else (a plain layer, a SkipConcat) is one step."""
+    if not layer.is_chain:
+        return [layer]
+    return [step for _, child in layer.named_children() for step in chain(child)]

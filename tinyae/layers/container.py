@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from ..errors import ShapeError
-from ..parameter import Parameter
 from .base import Layer, format_shape
 
 
@@ -11,7 +10,10 @@ class Sequential(Layer):
 
     ``input_shape`` (without the batch axis, e.g. (1, 28, 28)) lets the model check
     when it is built that its layers fit together, and lets ``summary()`` show shapes.
+    ``penalty`` is the sum of its layers' penalties after a forward.
     """
+
+    is_chain = True
 
     def __init__(self, *layers: Layer, input_shape: tuple | None = None):
         super().__init__()
@@ -47,6 +49,14 @@ class Sequential(Layer):
         if stop >= len(self.layers):
             return None
         return self.layers[stop].backward(dy) if input_grad else self.layers[stop].backward(dy, input_grad=False)
+
+    @property
+    def penalty(self) -> float:
+        """The sum of the layers' penalties from the last forward (0.0 when none has one)."""
+        return sum(layer.penalty for layer in self.layers)
+
+    def named_children(self):
+        return [(str(i), layer) for i, layer in enumerate(self.layers)]
 
     # --- shapes -------------------------------------------------------------------
     def shapes(self, input_shape: tuple | None = None) -> list[tuple]:
@@ -91,38 +101,7 @@ class Sequential(Layer):
                 return i, (None, layer.in_channels, None, None)
         return 0, None
 
-    # --- parameters and modes -----------------------------------------------------
-    def parameters(self) -> list[Parameter]:
-        """Every Parameter once (a tied weight is listed once, though two layers use it)."""
-        seen, unique = set(), []
-        for p in self.params.values():
-            if id(p) not in seen:
-                seen.add(id(p))
-                unique.append(p)
-        return unique
-
-    def named_parameters(self) -> dict[str, Parameter]:
-        """name -> Parameter, each Parameter once, under the name of its first use ("0.W")."""
-        seen, named = set(), {}
-        for name, p in self.params.items():
-            if id(p) not in seen:
-                seen.add(id(p))
-                named[name] = p
-        return named
-
-    def num_parameters(self) -> int:
-        return sum(p.size for p in self.parameters())
-
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.zero_grad()
-
-    def train(self, mode: bool = True):
-        self.training = mode
-        for layer in self.layers:
-            layer.train(mode)
-        return self
-
+    # --- the layers as a list ---------------------------------------------------------------
     def __getitem__(self, i):
         return self.layers[i]
 
@@ -135,22 +114,32 @@ class Sequential(Layer):
     # --- display -------------------------------------------------------------------
     def summary(self, input_shape: tuple | None = None) -> str:
         """A table of the layers with their output shapes and parameter counts."""
-        shapes = self.shapes(input_shape)
-        rows = [("#", "layer", "output shape", "params")]
-        seen = set()
+        rows = self.summary_rows(self.shapes(input_shape), seen=set())
+        return format_summary(rows, self.num_parameters())
+
+    def summary_rows(self, shapes: list, seen: set, prefix: str = "") -> list[tuple[str, str, str, str]]:
+        """(index, layer, output shape, parameter count) for each layer; ``seen`` holds the ids of the
+        Parameters counted already (a tied weight is counted once, where it is first used)."""
+        rows = []
         for i, layer in enumerate(self.layers):
-            count = sum(p.size for p in layer.params.values() if id(p) not in seen)
-            shared = any(id(p) in seen for p in layer.params.values())
-            seen.update(id(p) for p in layer.params.values())
+            count = sum(p.size for p in layer.parameters() if id(p) not in seen)
+            shared = any(id(p) in seen for p in layer.parameters())
+            seen.update(id(p) for p in layer.parameters())
             shape = format_shape(shapes[i]) if shapes and shapes[i] is not None else "?"
-            rows.append((str(i), repr(layer), shape, f"{count:,}" + (" (+ tied)" if shared else "")))
-        widths = [max(len(r[c]) for r in rows) for c in range(4)]
-        line = lambda r: "  ".join(r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c]) for c in range(4))
-        rule = "-" * len(line(rows[0]))
-        body = [line(rows[0]), rule] + [line(r) for r in rows[1:]] + [rule]
-        body.append(f"total parameters: {self.num_parameters():,}")
-        return "\n".join(body)
+            rows.append((f"{prefix}{i}", repr(layer), shape, f"{count:,}" + (" (+ tied)" if shared else "")))
+        return rows
 
     def __repr__(self):
         inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
         return f"Sequential(\n{inner}\n)"
+
+
+def format_summary(rows: list, total: int, header=("#", "layer", "output shape", "params")) -> str:
+    """The summary table: a header, the rows (a row of one string is a full-width line), the total."""
+    table = [r for r in rows if len(r) == 4]
+    widths = [max(len(r[c]) for r in [header, *table]) for c in range(4)]
+    line = lambda r: "  ".join(r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c]) for c in range(4))
+    rule = "-" * len(line(header))
+    body = [line(header), rule] + [line(r) if len(r) == 4 else r[0] for r in rows] + [rule]
+    body.append(f"total parameters: {total:,}")
+    return "\n".join(body)

@@ -1,0 +1,209 @@
+"""The model zoo: every model an Autoencoder (encoder and decoder apart), each naming its own objective.
+
+``build(name, seed=0)`` makes one with its weights drawn from ``seed``. ``fit(model, x)``
+and ``evaluate(model, x)`` use the model's ``loss`` when they are not given one:
+
+=============  ===============================================================  ==================
+name           architecture                                                      objective
+=============  ===============================================================  ==================
+dense          784 → 256 (ReLU) → 784 (sigmoid)                                  MSE per pixel
+deep           784 → 128 → 32 → 128 → 784 (ReLU inside, sigmoid out)             MSE per pixel
+linear512      784 → 512 (ReLU) → 784, linear output                             MSE per pixel
+conv, conv_rgb two conv stages down to 64×7×7, two transposed convs back up          MSE per pixel
+sparse         784 → 32 (ReLU, L1 activity 1e-4 = "10e-5") → 784 (sigmoid)         BCE per pixel + L1
+sparse_kl      784 → 196 (sigmoid, KL sparsity ρ 0.1) → 784 (sigmoid)            MSE per image + KL
+denoise        keras-io's conv denoiser, 32×7×7 code, Keras 'same' alignment     BCE per pixel
+vae            pytorch/examples: 784 → 400 → (μ, log σ²) 20 | 20 → 400 → 784     BCE per image + KL
+vae2d          the same with a 2-d latent, for the manifold figure               BCE per image + KL
+skip           skip-concat encoder 784 → 128 → [128; 784] → 32, dense decoder    MSE per pixel
+=============  ===============================================================  ==================
+
+The layers of ``dense``, ``deep``, ``linear512`` and ``conv`` are those of tinyae 0.1's flat
+models, in the same order, drawing the same initial weights from the same seed (so a
+model file written before the split into encoder and decoder loads into the same model).
+"""
+from __future__ import annotations
+
+from .. import init, layers
+from .autoencoder import Autoencoder
+from .vae import VAE
+
+MNIST = (1, 28, 28)
+
+
+def _image_out():
+    return layers.Reshape(MNIST)
+
+
+def dense(seed: int = 0) -> Autoencoder:
+    """784 → 256 (ReLU) → 784 (sigmoid): the dense autoencoder of the first tutorial."""
+    rng = init.generator(seed)
+    return Autoencoder(
+        layers.Sequential(layers.Flatten(), layers.Dense(784, 256, init_name="he_uniform", rng=rng), layers.ReLU(),
+                          input_shape=MNIST),
+        layers.Sequential(layers.Dense(256, 784, rng=rng), layers.Sigmoid(), _image_out()),
+        loss="mse")
+
+
+def deep(seed: int = 0) -> Autoencoder:
+    """784 → 128 → 32 → 128 → 784: ReLU inside, sigmoid output."""
+    rng = init.generator(seed)
+    return Autoencoder(
+        layers.Sequential(layers.Flatten(),
+                          layers.Dense(784, 128, init_name="he_uniform", rng=rng), layers.ReLU(),
+                          layers.Dense(128, 32, init_name="he_uniform", rng=rng), layers.ReLU(),
+                          input_shape=MNIST),
+        layers.Sequential(layers.Dense(32, 128, init_name="he_uniform", rng=rng), layers.ReLU(),
+                          layers.Dense(128, 784, rng=rng), layers.Sigmoid(), _image_out()),
+        loss="mse")
+
+
+def linear512(seed: int = 0) -> Autoencoder:
+    """784 → 512 (ReLU) → 784 with a linear output (no sigmoid)."""
+    rng = init.generator(seed)
+    return Autoencoder(
+        layers.Sequential(layers.Flatten(), layers.Dense(784, 512, init_name="he_uniform", rng=rng), layers.ReLU(),
+                          input_shape=MNIST),
+        layers.Sequential(layers.Dense(512, 784, rng=rng), _image_out()),
+        loss="mse")
+
+
+def conv(seed: int = 0, channels: int = 1) -> Autoencoder:
+    """The two-stage convolutional autoencoder, sized so that 28×28 comes back as 28×28.
+
+    Conv(C→32, 3, pad 1) + ReLU + MaxPool 2     28 → 28 → 14
+    Conv(32→64, 3, pad 1) + ReLU + MaxPool 2    14 → 14 → 7       (the code: 64×7×7)
+    ConvTranspose(64→32, 3, stride 2, pad 1, output_padding 1) + ReLU       7 → 14
+    ConvTranspose(32→C, 3, stride 2, pad 1, output_padding 1) + Sigmoid     14 → 28
+    (ConvTranspose output: (7 − 1)·2 − 2·1 + 3 + 1 = 14, and (14 − 1)·2 − 2 + 3 + 1 = 28.)
+    """
+    rng = init.generator(seed)
+    return Autoencoder(
+        layers.Sequential(
+            layers.Conv2d(channels, 32, 3, padding=1, rng=rng), layers.ReLU(), layers.MaxPool2d(2),
+            layers.Conv2d(32, 64, 3, padding=1, rng=rng), layers.ReLU(), layers.MaxPool2d(2),
+            input_shape=(channels, 28, 28)),
+        layers.Sequential(
+            layers.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1, rng=rng), layers.ReLU(),
+            layers.ConvTranspose2d(32, channels, 3, stride=2, padding=1, output_padding=1,
+                                   init_name="glorot_uniform", rng=rng), layers.Sigmoid()),
+        loss="mse")
+
+
+def conv_rgb(seed: int = 0) -> Autoencoder:
+    """``conv`` for RGB images (3 channels in and out), e.g. the built-in RGB shapes."""
+    return conv(seed=seed, channels=3)
+
+
+def sparse(seed: int = 0, weight: float = 10e-5) -> Autoencoder:
+    """784 → 32 (ReLU, L1 activity penalty on the code) → 784 (sigmoid), BCE: the Keras blog's sparse model.
+
+    The blog writes ``regularizers.l1(10e-5)``, which is 1e-4 (not 1e-5); tf.keras and Keras 1
+    divide the penalty by the batch size, as ActivityL1 does. Glorot-uniform weights, as Keras.
+    """
+    rng = init.generator(seed)
+    return Autoencoder(
+        layers.Sequential(layers.Flatten(), layers.Dense(784, 32, rng=rng), layers.ReLU(), layers.ActivityL1(weight),
+                          input_shape=MNIST),
+        layers.Sequential(layers.Dense(32, 784, rng=rng), layers.Sigmoid(), _image_out()),
+        loss="bce")
+
+
+def sparse_kl(seed: int = 0) -> Autoencoder:
+    """784 → 196 (sigmoid, KL sparsity ρ = 0.1) → 784 (sigmoid): Ng's sparse autoencoder on MNIST.
+
+    Ng's objective is (1/N) Σ ½‖x̂ − x‖² + β Σ_j KL(ρ ‖ ρ̂_j) with β = 3 (his MNIST exercise:
+    196 hidden units, ρ = 0.1). tinyae's ``mse_per_image`` is (1/N) Σ ‖x̂ − x‖², twice his data
+    term, so β = 6 here gives twice his objective: the same minimiser, and the same steps under Adam.
+    """
+    rng = init.generator(seed)
+    return Autoencoder(
+        layers.Sequential(layers.Flatten(), layers.Dense(784, 196, rng=rng), layers.Sigmoid(),
+                          layers.KLSparsity(target=0.1, weight=6.0), input_shape=MNIST),
+        layers.Sequential(layers.Dense(196, 784, rng=rng), layers.Sigmoid(), _image_out()),
+        loss="mse_per_image")
+
+
+def denoise(seed: int = 0) -> Autoencoder:
+    """keras-io's convolutional denoiser: 28 → 14 → 7 (32 channels) → 14 → 28, BCE.
+
+    Conv 32 3×3 'same' + ReLU + MaxPool 2, twice (the code: 32×7×7 = 1568 numbers);
+    ConvTranspose 32 3×3 stride 2 'same' + ReLU, twice; Conv 1 3×3 'same' + sigmoid.
+    Keras's 'same' transposed convolution at stride 2 pads 0 before and 1 after: here a
+    ConvTranspose2d without padding (7 → 15) and Crop2d(((0, 1), (0, 1))) (15 → 14), which
+    PyTorch's padding=1, output_padding=1 matches in size but not in alignment (it drops the
+    first row and column instead of the last). Glorot-uniform kernels and zero biases, as Keras.
+    Train it on noisy inputs and clean targets: ``fit(model, corrupt.gaussian(x, 0.4), x)``.
+    """
+    rng = init.generator(seed)
+    keras_same_crop = ((0, 1), (0, 1))
+    glorot = {"init_name": "glorot_uniform", "rng": rng}
+    return Autoencoder(
+        layers.Sequential(
+            layers.Conv2d(1, 32, 3, padding=1, **glorot), layers.ReLU(), layers.MaxPool2d(2),
+            layers.Conv2d(32, 32, 3, padding=1, **glorot), layers.ReLU(), layers.MaxPool2d(2),
+            input_shape=MNIST),
+        layers.Sequential(
+            layers.ConvTranspose2d(32, 32, 3, stride=2, **glorot), layers.Crop2d(keras_same_crop), layers.ReLU(),
+            layers.ConvTranspose2d(32, 32, 3, stride=2, **glorot), layers.Crop2d(keras_same_crop), layers.ReLU(),
+            layers.Conv2d(32, 1, 3, padding=1, **glorot), layers.Sigmoid()),
+        loss="bce")
+
+
+def vae(seed: int = 0, latent_dim: int = 20, hidden: int = 400) -> VAE:
+    """pytorch/examples' VAE: 784 → 400 (ReLU) → [μ, log σ²] (2 × 20) | z (20) → 400 (ReLU) → 784 (sigmoid).
+
+    pytorch/examples' fc21 and fc22 (400 → 20 each) are one Dense(400, 40) here, read as [μ, log σ²].
+    Objective: BCE summed over the pixels + KL, in nats per image. Weights drawn as PyTorch's
+    nn.Linear draws them, U(±1/√fan_in); biases start at zero.
+    """
+    rng = init.generator(seed)
+    torch_like = {"init_name": "pytorch_uniform", "rng": rng}
+    return VAE(
+        layers.Sequential(layers.Flatten(), layers.Dense(784, hidden, **torch_like), layers.ReLU(),
+                          layers.Dense(hidden, 2 * latent_dim, **torch_like),
+                          layers.GaussianSample(latent_dim, seed=int(rng.integers(2**31))),
+                          input_shape=MNIST),
+        layers.Sequential(layers.Dense(latent_dim, hidden, **torch_like), layers.ReLU(),
+                          layers.Dense(hidden, 784, **torch_like), layers.Sigmoid(), _image_out()),
+        loss="bce_per_image")
+
+
+def vae2d(seed: int = 0) -> VAE:
+    """``vae`` with a 2-d latent space: the one whose decoder can be drawn as a map (the manifold figure)."""
+    return vae(seed=seed, latent_dim=2)
+
+
+def skip(seed: int = 0) -> Autoencoder:
+    """The recognition article's skip-concat encoder, h_l = σ(W_lᵀ [h_{l−1}; x] + b_l), and a dense decoder.
+
+    encoder: h_1 = ReLU(x W_1 + b_1) (128), h_2 = sigmoid([h_1; x] W_2 + b_2) (32, the code);
+    decoder: 32 → 128 (ReLU) → 784 (sigmoid). x is used by both encoder blocks, so its gradient
+    is the sum of two contributions (eq. S3).
+    """
+    rng = init.generator(seed)
+    return Autoencoder(
+        layers.Sequential(
+            layers.Flatten(),
+            layers.SkipConcat(layers.Sequential(layers.Dense(784, 128, init_name="he_uniform", rng=rng), layers.ReLU()),
+                              layers.Sequential(layers.Dense(128 + 784, 32, rng=rng), layers.Sigmoid()),
+                              in_features=784),
+            input_shape=MNIST),
+        layers.Sequential(layers.Dense(32, 128, init_name="he_uniform", rng=rng), layers.ReLU(),
+                          layers.Dense(128, 784, rng=rng), layers.Sigmoid(), _image_out()),
+        loss="mse")
+
+
+ZOO = {"dense": dense, "deep": deep, "linear512": linear512, "conv": conv, "conv_rgb": conv_rgb,
+       "sparse": sparse, "sparse_kl": sparse_kl, "denoise": denoise, "vae": vae, "vae2d": vae2d, "skip": skip}
+
+
+def build(name: str, seed: int = 0) -> Autoencoder:
+    """A zoo model by name (see ``ZOO``), its weights drawn from ``seed``."""
+    try:
+        make = ZOO[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(sorted(ZOO))}") from None
+    model = make(seed=seed)
+    model.name = name
+    return model
