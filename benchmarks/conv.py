@@ -28,11 +28,8 @@ the repetitions. The sum shows where an epoch's time goes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 
@@ -43,45 +40,36 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 from common import in_memory_order_of, machine_line, print_table, torch_or_none  # noqa: E402
+from turns import Turns, child_main, epoch_chunks  # noqa: E402
 
 BATCH = 64
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+# --- one epoch per child process, the two children taking turns (benchmarks/turns.py) --------------
 
+class TinyaeTrainer:
+    """fit on each chunk of one shuffled epoch in turn; on the GPU, memory is CuPy's pool high-water mark."""
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-# --- one epoch per child process, the two children taking turns -------------------------------
-
-def epoch_chunks(n: int, seed: int, chunks: int) -> list[np.ndarray]:
-    """The sample indices of one shuffled epoch (the batches fit would draw), cut into ``chunks`` runs of batches."""
-    from tinyae.train import batches
-    epoch = batches(n, BATCH, np.random.default_rng(seed))
-    bounds = np.linspace(0, len(epoch), chunks + 1).round().astype(int)
-    return [np.concatenate(epoch[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def tinyae_trainer(gpu: bool):
-    """train(xs) and memory(): fit on the samples xs in their order; the memory its training holds (MB)."""
-    from tinyae import backend, fit, models, optim
-    if gpu:
-        backend.use("cupy")
-    model = models.build("conv", seed=0)
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-
-    def train(xs):                      # one fit epoch on these samples in this order: the epoch's batches
-        fit(model, xs, optimizer=opt, epochs=1, batch_size=BATCH, shuffle=False, verbose=0)
+    def __init__(self, x, parts, gpu: bool):
+        from tinyae import backend, models, optim
         if gpu:
-            backend.xp.cuda.Device().synchronize()          # CuPy runs asynchronously: wait for the GPU
+            backend.use("cupy")
+        self.backend, self.gpu = backend, gpu
+        self.model = models.build("conv", seed=0)
+        self.opt = optim.Adam(self.model.parameters(), lr=1e-3)
+        self.parts = [x[idx] for idx in parts]              # gathered before the clock starts
 
-    def memory():                       # on the GPU: what CuPy's pool holds, its high-water mark (it keeps blocks)
-        return backend.xp.get_default_memory_pool().total_bytes() / 2**20 if gpu else None
-    return train, memory
+    def next_chunk(self):                                   # one fit epoch on these samples in this order
+        from tinyae import fit
+        fit(self.model, self.parts.pop(0), optimizer=self.opt, epochs=1, batch_size=BATCH, shuffle=False, verbose=0)
+        if self.gpu:
+            self.backend.xp.cuda.Device().synchronize()     # CuPy runs asynchronously: wait for the GPU
+
+    def evaluate(self):
+        return {}
+
+    def memory(self):                                       # it keeps blocks: its high-water mark
+        return self.backend.xp.get_default_memory_pool().total_bytes() / 2**20 if self.gpu else None
 
 
 def torch_conv_model(torch):
@@ -93,67 +81,48 @@ def torch_conv_model(torch):
         nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
 
 
-def torch_trainer(gpu: bool):
-    torch = torch_or_none(2)
-    device = "cuda" if gpu else "cpu"
-    model = torch_conv_model(torch).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+class TorchTrainer:
+    """The same batches in PyTorch, each copied to the device as fit does for tinyae."""
 
-    def train(xs):                      # each batch copied to the device, as fit does for tinyae
-        xs = torch.from_numpy(xs)
+    def __init__(self, x, parts, gpu: bool):
+        self.torch = torch = torch_or_none(2)
+        self.device, self.gpu = ("cuda" if gpu else "cpu"), gpu
+        self.model = torch_conv_model(torch).to(self.device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.parts = [torch.from_numpy(x[idx]) for idx in parts]
+
+    def next_chunk(self):
+        xs = self.parts.pop(0)
         for start in range(0, len(xs), BATCH):
-            xb = xs[start:start + BATCH].to(device)
-            opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(model(xb), xb)
+            xb = xs[start:start + BATCH].to(self.device)
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.torch.nn.functional.mse_loss(self.model(xb), xb)
             loss.backward()
-            opt.step()
-        if gpu:
-            torch.cuda.synchronize()
+            self.opt.step()
+        if self.gpu:
+            self.torch.cuda.synchronize()
 
-    def memory():                       # on the GPU: the caching allocator's high-water mark
-        return torch.cuda.max_memory_reserved() / 2**20 if gpu else None
-    return train, memory
+    def evaluate(self):
+        return {}
+
+    def memory(self):                                       # on the GPU: the caching allocator's high-water mark
+        return self.torch.cuda.max_memory_reserved() / 2**20 if self.gpu else None
 
 
-def child(framework: str, seed: int, chunks: int, gpu: bool) -> None:
-    """Train one epoch, a chunk of batches each time the parent writes a line; reply with the seconds it took."""
+def make_trainer(framework: str, seed: int, chunks: int, gpu: bool):
     from tinyae import datasets
     x = np.array(datasets.mnist("train")[0])
-    parts = [x[idx] for idx in epoch_chunks(len(x), seed, chunks)]     # gathered before the clock starts
-    train, memory = (tinyae_trainer if framework == "tinyae" else torch_trainer)(gpu)
-    base = rss_mb()
-    for part in parts:
-        sys.stdin.readline()
-        start = time.perf_counter()
-        train(part)
-        print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
-    print(json.dumps({"peak_mb": memory() if gpu else peak_rss_mb() - base}), flush=True)
+    parts = epoch_chunks(len(x), BATCH, seed, chunks)
+    return (TinyaeTrainer if framework == "tinyae" else TorchTrainer)(x, parts, gpu)
 
 
 def epoch_taking_turns(frameworks: list[str], seed: int, chunks: int, gpu: bool = False) -> dict:
-    """One epoch per framework, each in its own child process, the children running a chunk of batches in turn.
-
-    Chunk k runs in the order tinyae, PyTorch for even k and PyTorch, tinyae for odd k, so
-    a change in machine load lasting longer than a few seconds falls on both alike. Only
-    one child runs at a time (the other waits for its next line).
-    """
-    procs = {name: subprocess.Popen([sys.executable, __file__, "--child", name, "--seed", str(seed),
-                                     "--chunks", str(chunks)] + (["--gpu"] if gpu else []),
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for name in frameworks}
-    seconds = dict.fromkeys(frameworks, 0.0)
+    """One epoch per framework, each in its own child process, the children running a chunk of batches in turn."""
+    turns = Turns(__file__, frameworks, ["--seed", str(seed), "--chunks", str(chunks)] + (["--gpu"] if gpu else []))
     for k in range(chunks):
-        for name in (frameworks if k % 2 == 0 else frameworks[::-1]):
-            procs[name].stdin.write("go\n")
-            procs[name].stdin.flush()
-            seconds[name] += json.loads(procs[name].stdout.readline())["seconds"]
-    result = {}
-    for name, proc in procs.items():
-        peak = json.loads(proc.stdout.readline())["peak_mb"]
-        proc.stdin.close()
-        if proc.wait() != 0:
-            raise RuntimeError(f"the {name} child failed")
-        result[name] = {"seconds": seconds[name], "peak_mb": peak}
-    return result
+        turns.step(k)
+    peaks = turns.close()
+    return {name: {"seconds": turns.seconds[name], "peak_mb": peaks[name]} for name in frameworks}
 
 
 # --- per-layer times ------------------------------------------------------------------------------
@@ -213,7 +182,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.seed, args.chunks, args.gpu)
+        child_main(lambda: make_trainer(args.child, args.seed, args.chunks, args.gpu))
         return
 
     torch = torch_or_none(2)

@@ -348,3 +348,23 @@ def test_backward_checks_the_gradient_shape(float64, rng):
     layer.forward(rng.standard_normal((2, 2, 5, 5)))
     with pytest.raises(ShapeError, match=r"backward expected a gradient of the output's shape \(2, 3, 5, 5\)"):
         layer.backward(np.zeros((2, 3, 5, 4)))
+
+
+@pytest.mark.parametrize("c, f, k, p, hw, last", [(4, 1, 3, 1, (6, 5), True), (4, 1, 3, 1, (6, 5), False),
+                                                  (5, 2, (3, 2), (2, 0), (7, 4), None), (3, 2, 5, 2, (8, 9), True),
+                                                  (6, 3, 1, 0, (3, 4), False), (3, 1, 4, 3, (5, 5), None)])
+def test_stride_1_input_gradient_as_a_correlation_equals_col2im_eq_C10(c, f, k, p, hw, last, float64, monkeypatch):
+    """With fewer output than input channels, Conv2d's dx is computed as dy correlated with the flipped kernel
+    (eq. C10); it must equal the column path col2im(Wᵀ dy) (eqs. C7, C8) it replaces."""
+    rng = np.random.default_rng(7)
+    layer = layers.Conv2d(c, f, k, padding=p, rng=rng)
+    layer.batch_last = last
+    assert layer._dx_by_correlation()
+    x = rng.standard_normal((3, c, *hw))
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
+    fast = layer.backward(dy)
+    monkeypatch.setattr(layers.Conv2d, "_dx_by_correlation", lambda self: False)
+    layer.forward(x)
+    reference = layer.backward(dy)
+    np.testing.assert_allclose(fast, reference, rtol=1e-12, atol=1e-12)
