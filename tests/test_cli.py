@@ -199,3 +199,56 @@ def test_train_with_every_then_resume_equals_an_uninterrupted_run(tmp_path):
     for (name, pb), pc in zip(b.named_parameters().items(), c.parameters()):
         assert np.array_equal(pb.data, pc.data), name
     assert len(json.loads((tmp_path / "b" / "history.json").read_text())["loss"]) == 3
+
+
+# --- the autoencoder family on the command line -----------------------------------------------------
+
+def test_train_a_vae_prints_its_objective_in_nats_per_image_and_writes_samples(tmp_path):
+    result = run_tinyae("train", "--model", "vae2d", "--dataset", "shapes", "--epochs", "1", "--limit", "256",
+                        "--out", "run", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "nats per image (BCE" in result.stdout and "+ KL" in result.stdout and "z drawn from q" in result.stdout
+    assert (tmp_path / "run" / "samples.png").is_file()
+    record = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert record["units"] == "per image" and record["run"]["objective_units"] == "nats per image"
+    assert all(p > 0 for p in record["penalty"])                     # the KL, reported apart
+    sample = run_tinyae("sample", "--model-file", "run/model.npz", "--n", "12", "--out", "s.png",
+                        "--manifold", "m.png", cwd=tmp_path)
+    assert sample.returncode == 0, sample.stderr
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "m.png").is_file()
+    assert "decoded 12 codes z ~ N(0, I) of 2 numbers each" in sample.stdout
+
+
+def test_sample_refuses_a_plain_autoencoder(trained):
+    work, _ = trained
+    result = run_tinyae("sample", "--model-file", "run/model.npz", "--out", "s.png", cwd=work)
+    assert_one_line_error(result, "sampling needs a variational autoencoder", "plain Autoencoder")
+
+
+def test_train_with_noise_then_denoise_prints_psnr_before_and_after(tmp_path):
+    result = run_tinyae("train", "--model", "dense", "--dataset", "shapes", "--epochs", "2", "--limit", "4000",
+                        "--batch-size", "32", "--noise", "gaussian:0.3", "--out", "run", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "test PSNR:" in result.stdout and "dB noisy ->" in result.stdout
+    record = json.loads((tmp_path / "run" / "history.json").read_text())["run"]
+    assert record["noise"] == "gaussian:0.3" and record["test_psnr_restored_db"] > record["test_psnr_noisy_db"]
+    denoised = run_tinyae("denoise", "--model-file", "run/model.npz", "--dataset", "shapes", "--noise", "gaussian:0.3",
+                          "--limit", "200", "--out", "grid.png", cwd=tmp_path)
+    assert denoised.returncode == 0, denoised.stderr
+    assert "PSNR:" in denoised.stdout and "SSIM:" in denoised.stdout and (tmp_path / "grid.png").is_file()
+
+
+def test_fresh_noise_puts_a_corruption_layer_first_in_the_encoder(tmp_path):
+    result = run_tinyae("train", "--model", "dense", "--dataset", "shapes", "--epochs", "1", "--limit", "256",
+                        "--noise", "masking:0.3", "--noise-mode", "fresh", "--out", "run", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    code = ("from tinyae import models; m = models.load('run/model.npz'); "
+            "print(type(m.encoder[0]).__name__, m.encoder[0].amount)")
+    assert run_tinyae(cwd=tmp_path, code=code).stdout.split() == ["MaskingNoise", "0.3"]
+
+
+@pytest.mark.parametrize("spec, words", [("gauss:0.4", ["unknown kind 'gauss'"]), ("masking:2", ["[0, 1)"])])
+def test_a_bad_noise_spec_is_a_one_line_usage_error(tmp_path, spec, words):
+    result = run_tinyae("train", "--model", "dense", "--dataset", "shapes", "--noise", spec, "--out", "run",
+                        cwd=tmp_path)
+    assert_one_line_error(result, "--noise", *words)

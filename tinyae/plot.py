@@ -112,16 +112,24 @@ def reconstruction_grid(originals, reconstructions, path=None, n: int = 10, titl
     matplotlib.figure.Figure
         Rows labelled "input", "reconstruction", then the extra rows' labels.
     """
-    rows = [("input", as_images(originals, "originals")),
-            ("reconstruction", as_images(reconstructions, "reconstructions"))]
+    rows = [("input", originals), ("reconstruction", reconstructions)]
     if rows_extra is not None:
-        extra = rows_extra.items() if isinstance(rows_extra, dict) else rows_extra
-        rows += [(str(label), as_images(images, f"row {label!r}")) for label, images in extra]
+        rows += list(rows_extra.items() if isinstance(rows_extra, dict) else rows_extra)
+    return image_rows(rows, path, n=n, title=title)
+
+
+def image_rows(rows, path=None, n: int = 10, title: str | None = None):
+    """A figure of labelled rows of images, the same column in every row: [("noisy", x), ("restored", y), ...].
+
+    Each array is (N, 1, H, W), (N, 3, H, W), (N, H, W) or flat (N, H·W); all rows have images of one
+    shape; the first ``n`` of each are shown, on the fixed scale [0, 1]. Returns the Figure.
+    """
+    rows = [(str(label), as_images(images, f"row {label!r}")) for label, images in rows]
     first = rows[0][1]
     for label, images in rows[1:]:
         if images.shape[1:] != first.shape[1:]:
             raise ShapeError(f"plot: row {label!r} has images of shape {images.shape[1:]}, "
-                             f"the inputs {first.shape[1:]}")
+                             f"the first row {first.shape[1:]}")
     n = min(int(n), *(len(images) for _, images in rows))
     if n < 1:
         raise ValueError("plot: no images to show (n < 1 or an empty array)")
@@ -134,19 +142,70 @@ def reconstruction_grid(originals, reconstructions, path=None, n: int = 10, titl
     axes = fig.subplots(len(rows), n, squeeze=False)
     for r, (label, images) in enumerate(rows):
         for c in range(n):
-            ax = axes[r][c]
-            image = _to_display(images[c])
-            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0,
-                      interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
+            _show(axes[r][c], images[c])
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
     if title:
         fig.suptitle(title, fontsize=11)
     fig.subplots_adjust(left=label_room / fig.get_figwidth(), right=0.99, bottom=0.02,
                         top=1.0 - (0.45 if title else 0.05) / fig.get_figheight(), wspace=0.05, hspace=0.08)
+    if path is not None:
+        _save(fig, path)
+    return fig
+
+
+def _show(ax, image) -> None:
+    image = _to_display(image)
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def image_grid(images, path=None, columns: int = 8, title: str | None = None):
+    """Images in a grid of ``columns`` columns, row after row (samples of a generator, a decoder's manifold).
+
+    images: (N, C, H, W) (or (N, H, W), flat (N, H·W)); shown on the fixed scale [0, 1]. Returns the Figure.
+    """
+    images = as_images(images)
+    if len(images) == 0:
+        raise ValueError("plot: no images to show (an empty array)")
+    columns = max(1, min(int(columns), len(images)))
+    rows = math.ceil(len(images) / columns)
+    fig = _new_figure((0.75 * columns, 0.75 * rows + (0.4 if title else 0.05)), for_saving=path is not None)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k < len(images):
+            _show(ax, images[k])
+        else:
+            ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1.0 - (0.4 if title else 0.03) / fig.get_figheight(),
+                        wspace=0.04, hspace=0.04)
+    if path is not None:
+        _save(fig, path)
+    return fig
+
+
+def scatter_codes(codes, labels, path=None, title: str | None = None, xlabel: str = "code 1",
+                  ylabel: str = "code 2"):
+    """2-D codes (N, 2) as points coloured by their label (0–9): the latent space of a 2-d VAE, or a
+    2-d view of any codes. Returns the Figure."""
+    codes = backend.to_numpy(codes)
+    labels = np.asarray(labels)
+    if codes.ndim != 2 or codes.shape[1] != 2 or len(labels) != len(codes):
+        raise ShapeError(f"plot.scatter_codes: expected codes (N, 2) and N labels, got {codes.shape} and "
+                         f"{labels.shape}")
+    fig = _new_figure((6.2, 5.2), for_saving=path is not None)
+    ax = fig.add_subplot(1, 1, 1)
+    points = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=3, alpha=0.6,
+                        vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or "codes coloured by digit")
+    fig.tight_layout()
     if path is not None:
         _save(fig, path)
     return fig
@@ -169,7 +228,7 @@ def loss_curves(history, path=None, title: str | None = None):
     Returns
     -------
     matplotlib.figure.Figure
-        The y axis is the loss named in the history (e.g. "MSE per pixel": the mean
+        The y axis is the objective named in the history, in its units (e.g. "MSE per pixel": the mean
         over every pixel of every image, as tinyae's losses define it).
     """
     d = history.to_dict() if hasattr(history, "to_dict") else dict(history)
@@ -181,6 +240,9 @@ def loss_curves(history, path=None, title: str | None = None):
     if len(epochs) != len(loss):
         epochs = list(range(1, len(loss) + 1))
     name = d.get("loss_name") or "loss"
+    units = d.get("units") or "per pixel"
+    if any(d.get("penalty") or []):                # the objective: data term + the layers' penalties
+        name = f"{name} + penalty"
 
     fig = _new_figure((6.0, 4.0), for_saving=path is not None)
     ax = fig.add_subplot(1, 1, 1)
@@ -188,8 +250,8 @@ def loss_curves(history, path=None, title: str | None = None):
     if val:
         ax.plot(epochs[-len(val):], val, marker="s", label="validation (end of the epoch)")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{name} per pixel")
-    ax.set_title(title or f"{name} per pixel by epoch")
+    ax.set_ylabel(f"{name} {units}")
+    ax.set_title(title or f"{name} {units} by epoch")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(True, alpha=0.3)
     ax.legend()

@@ -55,6 +55,20 @@ class VAE(Autoencoder):
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
         return self.decode(z.astype(batches.model_dtype(self)))
 
+    def manifold(self, n: int = 20, low: float = 0.05, high: float = 0.95) -> np.ndarray:
+        """The decoder's images on an n × n grid of a 2-d latent space: (n·n, C, H, W), row by row.
+
+        The grid is evenly spaced in probability, not in z: z_i = Φ⁻¹(p_i) for p from ``low`` to
+        ``high`` (Kingma & Welling's figure), so that each cell covers the same prior mass. The
+        first coordinate varies along a row, the second (from high to low) down the rows.
+        """
+        if self.latent_dim != 2:
+            raise ValueError(f"manifold: needs a 2-d latent space (the zoo's vae2d), this VAE has {self.latent_dim}")
+        from statistics import NormalDist
+        z = np.array([NormalDist().inv_cdf(p) for p in np.linspace(low, high, n)])
+        grid = np.array([(z1, z2) for z2 in z[::-1] for z1 in z])
+        return self.decode(grid.astype(batches.model_dtype(self)))
+
     def negative_elbo(self, x, samples: int = 1, seed: int = 0, batch_size: int = 1024) -> dict:
         """The objective on ``x`` with z drawn from q(z | x): a Monte Carlo estimate, in nats per image.
 
