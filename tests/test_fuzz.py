@@ -121,11 +121,45 @@ def make_batchnorm(draw):
     return layer, shape
 
 
+def make_activity_l1(draw):
+    return layers.ActivityL1(draw(st.floats(0.0, 1.0)), reduction=draw(st.sampled_from(["batch_mean", "sum"]))), \
+        draw(any_shape)
+
+
+def make_gaussian_sample(draw):
+    k = draw(st.integers(1, 3))
+    layer = layers.GaussianSample(k, seed=0)
+    layer.train(draw(st.booleans()))
+    return layer, features_shape(draw, 2 * k)
+
+
+def make_crop(draw):
+    cropping = ((draw(st.integers(0, 2)), draw(st.integers(0, 2))), (draw(st.integers(0, 2)), draw(st.integers(0, 2))))
+    return layers.Crop2d(cropping), image_shape(draw)
+
+
+def make_corruption(draw):
+    cls, amount = draw(st.sampled_from([(layers.GaussianCorruption, 0.3), (layers.MaskingNoise, 0.4),
+                                        (layers.SaltAndPepperNoise, 0.2), (layers.BlockMask, 3)]))
+    layer = cls(amount, seed=0)
+    layer.train(draw(st.booleans()))
+    return layer, image_shape(draw)
+
+
+def make_skip_concat(draw):
+    d, k1, k2 = draw(size), draw(size), draw(size)
+    layer = layers.SkipConcat(layers.Sequential(layers.Dense(d, k1, rng=0), layers.Tanh()),
+                              layers.Sequential(layers.Dense(k1 + d, k2, rng=1), layers.ReLU()), in_features=d)
+    return layer, features_shape(draw, d)
+
+
 MAKERS = {"dense": make_dense, "activation": make_activation, "flatten": make_flatten, "reshape": make_reshape,
           "dropout": make_dropout}
 OPTIONAL = {"gaussian_noise": ("GaussianNoise", make_gaussian_noise), "conv": ("ConvTranspose2d", make_conv),
             "pool": ("AvgPool2d", make_pool), "upsample": ("Upsample2d", make_upsample),
-            "batchnorm": ("BatchNorm2d", make_batchnorm)}
+            "batchnorm": ("BatchNorm2d", make_batchnorm), "activity_l1": ("ActivityL1", make_activity_l1),
+            "gaussian_sample": ("GaussianSample", make_gaussian_sample), "crop": ("Crop2d", make_crop),
+            "corruption": ("BlockMask", make_corruption), "skip_concat": ("SkipConcat", make_skip_concat)}
 FAMILIES = [pytest.param(name, id=name) for name in MAKERS] + [
     pytest.param(name, id=name, marks=pytest.mark.skipif(not has(cls), reason=f"no {cls} in tinyae.layers yet"))
     for name, (cls, _) in OPTIONAL.items()]

@@ -27,6 +27,8 @@ import numbers
 
 import numpy as np
 
+from .errors import ShapeError
+
 KINDS = ("gaussian", "masking", "salt_pepper", "block")
 ALIASES = {"salt-and-pepper": "salt_pepper", "salt_and_pepper": "salt_pepper", "saltpepper": "salt_pepper",
            "salt-pepper": "salt_pepper", "mask": "masking", "inpaint": "block"}
@@ -59,11 +61,8 @@ def salt_pepper_core(x, fraction, rng, xp):
 
 def block_core(x, size, rng, xp):
     """One size×size square per image, at a uniformly random place where it fits, set to 0 (inpainting)."""
+    check_block_fits(tuple(x.shape), size)
     n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
-    if x.ndim != 4:
-        raise ValueError(f"block noise needs images (N, C, H, W), got shape {tuple(x.shape)}")
-    if size > min(h, w):
-        raise ValueError(f"block noise: a {size}×{size} block does not fit in {h}×{w} images")
     top = rng.integers(0, h - size + 1, size=n).reshape(n, 1, 1, 1)
     left = rng.integers(0, w - size + 1, size=n).reshape(n, 1, 1, 1)
     rows = xp.arange(h).reshape(1, 1, h, 1)
@@ -71,6 +70,15 @@ def block_core(x, size, rng, xp):
     inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)   # (N, 1, H, W)
     keep = xp.broadcast_to(~inside, x.shape).astype(x.dtype)
     return x * keep, keep
+
+
+def check_block_fits(shape: tuple, size: int) -> None:
+    """ShapeError unless ``shape`` is (N, C, H, W) with H and W (where known) at least ``size``."""
+    if len(shape) != 4:
+        raise ShapeError(f"block noise needs images (N, C, H, W), got shape {shape}")
+    h, w = shape[-2:]
+    if any(side is not None and size > side for side in (h, w)):
+        raise ShapeError(f"block noise: a {size}×{size} block does not fit in {h}×{w} images")
 
 
 CORES = {"gaussian": gaussian_core, "masking": masking_core, "salt_pepper": salt_pepper_core, "block": block_core}

@@ -83,9 +83,17 @@ class SaltAndPepperNoise(_Corruption):
 
 
 class BlockMask(_Corruption):
-    """One ``amount``×``amount`` square per image set to 0 (inpainting), in train mode."""
+    """One ``amount``×``amount`` square per image set to 0 (inpainting), in train mode; images (N, C, H, W) only."""
 
     kind = "block"
+
+    def forward(self, x):
+        corrupt.check_block_fits(tuple(x.shape), self.amount)
+        return super().forward(x)
+
+    def output_shape(self, input_shape):
+        corrupt.check_block_fits(tuple(input_shape), self.amount)
+        return tuple(input_shape)
 
 
 BY_KIND = {cls.kind: cls for cls in (GaussianCorruption, MaskingNoise, SaltAndPepperNoise, BlockMask)}
