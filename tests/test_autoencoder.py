@@ -183,3 +183,11 @@ def test_fit_and_evaluate_use_the_zoo_models_own_objective():
     assert parts["data"] == pytest.approx(bce, rel=1e-5)
     assert parts["total"] == pytest.approx(parts["data"] + parts["penalty"]) and parts["penalty"] > 0
     assert evaluate(model, x) == pytest.approx(parts["total"])
+
+
+def test_halves_reused_in_a_new_autoencoder_keep_one_label_each():
+    model = models.build("dense")
+    again = Autoencoder(layers.Sequential(layers.BlockMask(4, seed=0), *model.encoder.layers, input_shape=(1, 28, 28)),
+                        model.decoder, loss=model.loss)
+    assert again.decoder[0].label == "decoder layer 0 (Dense)"
+    assert again.encoder[2].label == "encoder layer 2 (Dense)"

@@ -55,8 +55,9 @@ class Autoencoder(Layer):
         self.encoder, self.decoder = as_half(encoder, "encoder"), as_half(decoder, "decoder")
         self.loss, self.name = loss, name
         for half_name, half in self.named_children():
-            for layer in chain(half):
-                layer.label = f"{half_name} {layer.label}"
+            steps = half.layers if isinstance(half, Sequential) else [half]
+            for i, layer in enumerate(steps):                # "decoder layer 0 (Dense)", however often built
+                layer.label = f"{half_name} layer {i} ({type(layer).__name__})"
             for pname, p in half.params.items():
                 self.params[f"{half_name}.{pname}"] = p
         self.shapes()        # the decoder must take the encoder's code: fails now, naming both, if not

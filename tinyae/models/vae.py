@@ -13,7 +13,8 @@ KL summed, both per image).
 * ``negative_elbo(x, samples)`` is the single-sample (or k-sample) estimate of the
   objective with z drawn from q, the figure pytorch/examples prints as its test loss
   (its ``test()`` samples z even in eval mode); ``evaluate`` gives the deterministic
-  figure with z = μ, a little lower.
+  figure with z = μ, usually a little lower once the model is trained (not always early on:
+  a decoder trained only on noisy codes can do worse at the centre of q).
 """
 from __future__ import annotations
 
