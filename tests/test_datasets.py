@@ -83,7 +83,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setattr(ds, "_MEMORY_CACHE", {})
     monkeypatch.setattr(ds, "DOWNLOAD_TIMEOUT_S", 5.0)
-    return SimpleNamespace(home=home, cache=xdg / "tinyae")
+    monkeypatch.setattr(ds, "SYSTEM_DATA_DIR", tmp_path / "usr-share-datasets")   # never the machine's own
+    return SimpleNamespace(home=home, cache=xdg / "tinyae", system=tmp_path / "usr-share-datasets")
 
 
 @pytest.fixture
@@ -341,16 +342,16 @@ def test_repeated_calls_share_a_read_only_memory_cache_that_notices_a_changed_fi
     assert x3.shape[0] == 5
 
 
-def test_data_dirs_lists_argument_then_env_var_then_xdg_cache(tmp_path, monkeypatch, isolated):
+def test_data_dirs_lists_argument_then_env_var_then_xdg_cache_then_system(tmp_path, monkeypatch, isolated):
     monkeypatch.setenv("TINYAE_DATA_DIR", str(tmp_path / "env"))
-    assert ds.data_dirs(tmp_path / "arg") == [tmp_path / "arg", tmp_path / "env", isolated.cache]
+    assert ds.data_dirs(tmp_path / "arg") == [tmp_path / "arg", tmp_path / "env", isolated.cache, isolated.system]
     monkeypatch.delenv("TINYAE_DATA_DIR")
-    assert ds.data_dirs() == [isolated.cache]
+    assert ds.data_dirs() == [isolated.cache, isolated.system]
 
 
 def test_cache_folder_is_home_dot_cache_when_xdg_cache_home_is_unset(monkeypatch, isolated):
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert ds.data_dirs() == [isolated.home / ".cache" / "tinyae"]
+    assert ds.data_dirs() == [isolated.home / ".cache" / "tinyae", isolated.system]
 
 
 def test_relative_data_dir_is_made_absolute_and_normalised(tmp_path, monkeypatch):
@@ -452,10 +453,15 @@ def test_fashion_mnist_reads_its_own_subfolder_and_checks_the_published_gz_md5(t
 def test_real_checksum_tables_hold_well_formed_published_digests():
     assert ds.CHECKSUMS["mnist"][IMAGES] == ds.Checksum(
         "sha256", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", "uncompressed")
-    for dataset, length in (("mnist", 64), ("fashion-mnist", 32)):
+    lengths = {"sha256": 64, "md5": 32}
+    for dataset in ("mnist", "fashion-mnist"):
         table = ds.CHECKSUMS[dataset]
         assert set(table) == {n for pair in ds.SPLITS.values() for n in pair}
-        assert all(len(c.hexdigest) == length and int(c.hexdigest, 16) >= 0 for c in table.values())
+        for entry in table.values():
+            for c in (entry,) if isinstance(entry, ds.Checksum) else entry:
+                assert len(c.hexdigest) == lengths[c.algorithm] and int(c.hexdigest, 16) >= 0
+    fashion = ds.CHECKSUMS["fashion-mnist"][IMAGES]                    # the uncompressed sha256 first, then Zalando's
+    assert [(c.algorithm, c.of) for c in fashion] == [("sha256", "uncompressed"), ("md5", "gz")]
 
 
 # ----------------------------------------------------------------------------------------
@@ -676,3 +682,68 @@ def test_shapes_rejects_bad_arguments():
         ds.shapes(n=-1)
     x, y = ds.shapes(n=0)
     assert x.shape == (0, 1, 28, 28) and y.shape == (0,)
+
+
+# ----------------------------------------------------------------------------------------
+# Fashion-MNIST as Debian ships it
+# ----------------------------------------------------------------------------------------
+
+def fashion_dir() -> Path | None:
+    """The folder holding fashion-mnist/ (Debian's recompressed files), if it is here."""
+    env = os.environ.get("TINYAE_DATA_DIR")
+    roots = [Path(env)] if env else []
+    roots.append(Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+    for root in roots:
+        root = root if root.is_absolute() else Path.cwd() / root
+        if all((root / "fashion-mnist" / f"{n}.gz").is_file() for pair in ds.SPLITS.values() for n in pair):
+            return root
+    return None
+
+
+def test_fashion_mnist_as_debian_ships_it_loads_by_the_sha256_of_its_uncompressed_bytes(isolated):
+    root = fashion_dir()
+    if root is None:
+        pytest.skip("the Fashion-MNIST files are not here")
+    raw = (root / "fashion-mnist" / "t10k-images-idx3-ubyte.gz").read_bytes()
+    assert hashlib.md5(raw).hexdigest() != "bef4ecab320f06d8554ea6380940ec79"       # not Zalando's .gz bytes
+    x, y = ds.fashion_mnist("test", data_dir=root, download=False)
+    assert x.shape == (10000, 1, 28, 28) and np.bincount(y).tolist() == [1000] * 10
+    x_train, y_train = ds.fashion_mnist("train", data_dir=root, download=False)
+    assert x_train.shape == (60000, 1, 28, 28) and np.bincount(y_train).tolist() == [6000] * 10
+
+
+def test_fashion_mnist_with_a_changed_byte_is_refused(tmp_path, isolated):
+    root = fashion_dir()
+    if root is None:
+        pytest.skip("the Fashion-MNIST files are not here")
+    data = bytearray(gzip.decompress((root / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    data[100] = (data[100] + 1) % 10                                                 # one label changed
+    folder = tmp_path / "bad" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(data), mtime=0))
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes((root / "fashion-mnist" / "t10k-images-idx3-ubyte.gz").read_bytes())
+    with pytest.raises(ChecksumError, match=r"sha256 of the uncompressed IDX bytes is .*the published Fashion-MNIST "
+                                            r"t10k-labels-idx1-ubyte has 0402a96d"):
+        ds.fashion_mnist("test", data_dir=tmp_path / "bad", download=False)
+
+
+def test_zalandos_original_gz_files_still_pass_by_their_md5(tmp_path, isolated, monkeypatch):
+    """A .gz whose md5 is the published one passes even where the sha256 check would not (here a synthetic
+    file with its md5 injected as Zalando's, its sha256 left at the real one)."""
+    images, labels = synthetic_split(7, seed=3)
+    folder = tmp_path / "z" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    gz = {IMAGES: gzip.compress(idx_bytes(images), mtime=0), LABELS: gzip.compress(idx_bytes(labels), mtime=0)}
+    for name, data in gz.items():
+        (folder / f"{name}.gz").write_bytes(data)
+    table = {name: (ds.CHECKSUMS["fashion-mnist"][name][0], ds.Checksum("md5", hashlib.md5(data).hexdigest(), "gz"))
+             for name, data in gz.items()}
+    monkeypatch.setitem(ds.CHECKSUMS, "fashion-mnist", table)
+    x, y = ds.fashion_mnist("test", data_dir=tmp_path / "z", download=False)
+    assert x.shape == (7, 1, 28, 28)
+
+
+def test_the_system_data_folder_is_searched_before_any_download(tmp_path, isolated, fake_mnist):
+    put_split(isolated.system, fake_mnist.images, fake_mnist.labels)
+    x, _ = ds.mnist("test", download=False)
+    assert x.shape == (17, 1, 28, 28)

@@ -36,7 +36,9 @@ this order; the first root that has it wins:
 2. ``$TINYAE_DATA_DIR``, when set;
 3. the cache folder, ``$XDG_CACHE_HOME/tinyae`` when ``XDG_CACHE_HOME`` is set, else
    ``~/.cache/tinyae``;
-4. otherwise the file is downloaded into the cache folder (unless ``download=False`` or
+4. the system's data sets, ``/usr/share/datasets`` (:data:`SYSTEM_DATA_DIR`), where Debian's
+   ``dataset-fashion-mnist`` package installs ``fashion-mnist/``;
+5. otherwise the file is downloaded into the cache folder (unless ``download=False`` or
    ``TINYAE_OFFLINE=1``, in which case :class:`~tinyae.errors.DataNotFoundError` lists the
    folders searched).
 
@@ -53,10 +55,11 @@ so that, for example, ``TINYAE_DATA_DIR=../shared/data`` finds ``../shared/data/
 
 Verification
 ------------
-Every file is checked against the published checksums in :data:`CHECKSUMS`. For MNIST that
-is the sha256 of the *uncompressed* IDX bytes, so a file recompressed by someone else still
-passes. For Fashion-MNIST only the md5 of each ``.gz`` file as published is known, so a
-``.gz`` file is checked byte for byte and an uncompressed Fashion-MNIST file is not checked.
+Every file is checked against the checksums in :data:`CHECKSUMS`: the sha256 of the
+*uncompressed* IDX bytes, so a file recompressed by someone else still passes (Debian's
+``dataset-fashion-mnist`` package recompressed Zalando's files: their .gz bytes differ, the
+IDX bytes inside do not). For Fashion-MNIST the md5 of each ``.gz`` file as Zalando publishes
+it is accepted too: a file passes when any of its checksums that applies to it matches.
 A mismatch in a folder you pointed at (``data_dir``, ``$TINYAE_DATA_DIR``) raises
 :class:`~tinyae.errors.ChecksumError`; a mismatch in the cache folder is warned about and
 the file is downloaded again.
@@ -98,6 +101,7 @@ __all__ = [
     "data_dirs",
     "MIRRORS",
     "CHECKSUMS",
+    "SYSTEM_DATA_DIR",
     "Checksum",
 ]
 
@@ -288,15 +292,23 @@ CHECKSUMS: dict[str, dict[str, Checksum]] = {
         "t10k-images-idx3-ubyte": Checksum("sha256", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
         "t10k-labels-idx1-ubyte": Checksum("sha256", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
     },
-    # Zalando publishes only the md5 of each .gz file (the README of
-    # github.com/zalandoresearch/fashion-mnist, "Get the Data"; torchvision uses the same
-    # sums). No sha256 of the uncompressed bytes is published, so none is invented here: a
-    # .gz file is checked against its md5, an uncompressed file cannot be checked.
+    # Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): the sha256 of the uncompressed IDX bytes (as
+    # `zcat FILE | sha256sum` gives them for Debian's dataset-fashion-mnist package, whose .gz files
+    # are recompressed), and the md5 of each .gz file as Zalando publishes it (the README of
+    # github.com/zalandoresearch/fashion-mnist, "Get the Data"; torchvision uses the same sums).
     "fashion-mnist": {
-        "train-images-idx3-ubyte": Checksum("md5", "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "gz"),
-        "train-labels-idx1-ubyte": Checksum("md5", "25c81989df183df01b3e8a0aad5dffbe", "gz"),
-        "t10k-images-idx3-ubyte": Checksum("md5", "bef4ecab320f06d8554ea6380940ec79", "gz"),
-        "t10k-labels-idx1-ubyte": Checksum("md5", "bb300cfdad3c16e7a12a480ee83cd310", "gz"),
+        "train-images-idx3-ubyte": (
+            Checksum("sha256", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+            Checksum("md5", "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "gz")),
+        "train-labels-idx1-ubyte": (
+            Checksum("sha256", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+            Checksum("md5", "25c81989df183df01b3e8a0aad5dffbe", "gz")),
+        "t10k-images-idx3-ubyte": (
+            Checksum("sha256", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+            Checksum("md5", "bef4ecab320f06d8554ea6380940ec79", "gz")),
+        "t10k-labels-idx1-ubyte": (
+            Checksum("sha256", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+            Checksum("md5", "bb300cfdad3c16e7a12a480ee83cd310", "gz")),
     },
 }
 
@@ -319,6 +331,11 @@ def _abs(p: str | os.PathLike) -> Path:
     return Path(os.path.abspath(Path(p).expanduser()))
 
 
+#: Where an operating system's packages put data sets (Debian: dataset-fashion-mnist installs
+#: /usr/share/datasets/fashion-mnist/); searched after the cache folder, before any download.
+SYSTEM_DATA_DIR = Path("/usr/share/datasets")
+
+
 def _roots(data_dir: str | os.PathLike | None) -> list[tuple[Path, str]]:
     """The root folders searched, in order, each with where it came from."""
     roots: list[tuple[Path, str]] = []
@@ -328,6 +345,7 @@ def _roots(data_dir: str | os.PathLike | None) -> list[tuple[Path, str]]:
     if env:
         roots.append((_abs(env), "$TINYAE_DATA_DIR"))
     roots.append((_cache_root(), "cache folder"))
+    roots.append((Path(SYSTEM_DATA_DIR), "system data sets"))
     return roots
 
 
@@ -335,7 +353,8 @@ def data_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
     """The root folders searched for data files, in order (absolute paths).
 
     ``[data_dir]`` when given, then ``$TINYAE_DATA_DIR`` when set, then the cache folder
-    (``$XDG_CACHE_HOME/tinyae`` or ``~/.cache/tinyae``), which is also where downloads go.
+    (``$XDG_CACHE_HOME/tinyae`` or ``~/.cache/tinyae``), which is also where downloads go, then
+    the system's data sets (``SYSTEM_DATA_DIR``, /usr/share/datasets).
     A data set's files live in a subfolder of a root: ``<root>/mnist/``, ``<root>/fashion-mnist/``.
     """
     return [p for p, _ in _roots(data_dir)]
@@ -375,23 +394,35 @@ def _is_cache(root: Path) -> bool:
 # --------------------------------------------------------------------------------------
 
 
-def _check(dataset: str, name: str, raw: bytes, data: bytes, is_gz: bool) -> tuple[bool, str, str] | None:
-    """Compare a file with its published checksum.
+def _checksums(dataset: str, name: str) -> tuple[Checksum, ...]:
+    """The checksums of a file: none, one, or several (any one that applies and matches will do)."""
+    entry = CHECKSUMS.get(dataset, {}).get(name)
+    if entry is None:
+        return ()
+    return (entry,) if isinstance(entry, Checksum) else tuple(entry)
 
-    Returns None when there is nothing to compare with, else (ok, description, actual).
+
+def _check(dataset: str, name: str, raw: bytes, data: bytes, is_gz: bool) -> tuple[bool, str, str, str] | None:
+    """Compare a file with its published checksums.
+
+    Returns None when none applies (a .gz sum for an uncompressed file), else (ok,
+    description, actual, expected): ok when any applicable checksum matches; otherwise the
+    first applicable one's figures, for the message.
     """
-    ck = CHECKSUMS.get(dataset, {}).get(name)
-    if ck is None:
-        return None
-    if ck.of == "gz":
-        if not is_gz:
-            return None  # only the .gz bytes have a published sum
-        actual = hashlib.new(ck.algorithm, raw).hexdigest()
-        what = f"{ck.algorithm} of the .gz file"
-    else:
-        actual = hashlib.new(ck.algorithm, data).hexdigest()
-        what = f"{ck.algorithm} of the uncompressed IDX bytes"
-    return actual == ck.hexdigest.lower(), what, actual
+    results = []
+    for ck in _checksums(dataset, name):
+        if ck.of == "gz":
+            if not is_gz:
+                continue  # only the .gz bytes have this sum
+            actual = hashlib.new(ck.algorithm, raw).hexdigest()
+            what = f"{ck.algorithm} of the .gz file"
+        else:
+            actual = hashlib.new(ck.algorithm, data).hexdigest()
+            what = f"{ck.algorithm} of the uncompressed IDX bytes"
+        if actual == ck.hexdigest.lower():
+            return True, what, actual, ck.hexdigest
+        results.append((False, what, actual, ck.hexdigest))
+    return results[0] if results else None
 
 
 def _load_file(dataset: str, name: str, path: Path, source: str | None = None) -> np.ndarray:
@@ -402,8 +433,7 @@ def _load_file(dataset: str, name: str, path: Path, source: str | None = None) -
     arr = _parse_idx(data, source)  # the format first: a clearer message than a bad checksum
     res = _check(dataset, name, raw, data, raw.startswith(_GZIP_MAGIC))
     if res is not None and not res[0]:
-        _, what, actual = res
-        expected = CHECKSUMS[dataset][name].hexdigest
+        _, what, actual, expected = res
         raise ChecksumError(
             f"{source}: checksum mismatch: {what} is {actual}, the published {_DISPLAY[dataset]} "
             f"{name} has {expected}. The file is corrupt or not the original; replace it, or delete "

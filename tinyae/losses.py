@@ -24,6 +24,8 @@ REDUCTIONS = ("mean", "per_sample")
 class Loss:
     """Base class: shape checks, the reduction, and the cache of the last forward."""
 
+    takes_labels = False        # True for a classification loss: its targets are class indices
+
     def __init__(self, reduction: str = "mean"):
         if reduction not in REDUCTIONS:
             raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -40,7 +42,8 @@ class Loss:
     @property
     def name(self) -> str:
         """The name ``get`` builds this loss from ("mse", "bce_per_image", ...)."""
-        base = {MSE: "mse", BCE: "bce", BCEWithLogits: "bce_with_logits"}[type(self)]
+        base = {MSE: "mse", BCE: "bce", BCEWithLogits: "bce_with_logits",
+                SoftmaxCrossEntropy: "softmax_cross_entropy"}[type(self)]
         return base if self.reduction == "mean" else f"{base}_per_image"
 
     def _count(self, pred) -> int:
@@ -136,7 +139,71 @@ class BCEWithLogits(Loss):
         return (sigma - self._target) / self._count(self._pred)       # eq. L6 (L7)
 
 
-LOSSES = {"mse": MSE, "bce": BCE, "bce_with_logits": BCEWithLogits}
+class SoftmaxCrossEntropy(Loss):
+    """Cross-entropy of a softmax over K classes, from logits, with its fused gradient (eqs. L8–L10).
+
+    pred: logits z (N, K); target: class indices (N,) (integers 0..K−1) or one-hot / class
+    probabilities (N, K). The loss is the mean over the N samples of −log softmax(z)[label],
+    in nats per sample:
+
+        log softmax(z)_k = z_k − m − log Σ_j exp(z_j − m),  m = max_j z_j     (eq. L8, no overflow)
+        L = −(1/N) Σ_n Σ_k t_nk log softmax(z_n)_k                            (eq. L9)
+        dL/dz = (softmax(z) − t) / N                                          (eq. L10)
+
+    The softmax and the log are never formed apart (a logit of 1000 is fine). There is no
+    per-pixel/per-image choice: a sample's loss is one number.
+    """
+
+    takes_labels = True
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction != "mean":
+            raise ValueError("SoftmaxCrossEntropy: the loss of a sample is one number; its only reduction is 'mean'")
+        super().__init__(reduction)
+
+    @property
+    def units(self) -> str:
+        return "per sample"
+
+    def _targets(self, pred, target):
+        xp = backend.get_array_module(pred)
+        if getattr(pred, "ndim", 0) != 2:
+            raise ShapeError(f"{self.label}: expected logits of shape (N, K), got {getattr(pred, 'shape', None)}")
+        n, k = pred.shape
+        shape = getattr(target, "shape", None)
+        if shape == (n,):
+            if target.dtype.kind == "f" and not bool(xp.all(target == xp.floor(target))):
+                raise ShapeError(f"{self.label}: class labels must be whole numbers, got fractional values")
+            labels = target.astype(xp.int64)
+            lo, hi = int(labels.min()), int(labels.max())
+            if lo < 0 or hi >= k:
+                raise ShapeError(f"{self.label}: class labels must be in 0..{k - 1} for {k} logits, got {lo}..{hi}")
+            one_hot = xp.zeros((n, k), dtype=pred.dtype)
+            one_hot[xp.arange(n), labels] = 1.0
+            return one_hot
+        if shape == (n, k):
+            return target.astype(pred.dtype, copy=False)
+        raise ShapeError(f"{self.label}: targets must be labels of shape ({n},) or one-hot ({n}, {k}), got {shape}")
+
+    def forward(self, pred, target) -> float:
+        xp = backend.get_array_module(pred)
+        t = self._targets(pred, target)
+        shifted = pred - pred.max(axis=1, keepdims=True)
+        log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = shifted - log_norm                                          # eq. L8
+        self._pred, self._target, self._log_p = pred, t, log_p
+        return -float((t * log_p).sum()) / pred.shape[0]                    # eq. L9
+
+    def backward(self):
+        self._check_backward()
+        xp = backend.get_array_module(self._log_p)
+        return (xp.exp(self._log_p) - self._target) / self._pred.shape[0]   # eq. L10
+
+    def config(self):
+        return {}
+
+
+LOSSES = {"mse": MSE, "bce": BCE, "bce_with_logits": BCEWithLogits, "softmax_cross_entropy": SoftmaxCrossEntropy}
 
 
 def get(name_or_loss) -> Loss:
@@ -154,5 +221,5 @@ def get(name_or_loss) -> Loss:
     try:
         return LOSSES[name](reduction=reduction)
     except (KeyError, TypeError):
-        known = sorted(LOSSES) + sorted(f"{k}_per_image" for k in LOSSES)
+        known = sorted(LOSSES) + sorted(f"{k}_per_image" for k in ("mse", "bce", "bce_with_logits"))
         raise ValueError(f"unknown loss {name_or_loss!r}: choose one of {known}") from None

@@ -1,4 +1,4 @@
-"""Image-quality figures: PSNR and SSIM, one value per image.
+"""Figures of merit: PSNR and SSIM of images (one value per image), accuracy and the confusion matrix of a classifier.
 
 Both take images (N, C, H, W) (or (N, H, W), or one image (C, H, W) given as a batch of
 one) with values in [0, ``peak``] and return a NumPy array of N per-image values; the
@@ -85,3 +85,33 @@ def ssim(images, reference, peak: float = 1.0, sigma: float = 1.5) -> np.ndarray
 def psnr_of_mse(mse: float, peak: float = 1.0) -> float:
     """The PSNR (dB) that a mean squared error per pixel corresponds to: 10 log10(peak² / mse)."""
     return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
+
+
+# --- classification ----------------------------------------------------------------------------
+
+def _predicted_labels(predicted) -> np.ndarray:
+    predicted = backend.to_numpy(predicted)
+    if predicted.ndim == 2:
+        return predicted.argmax(axis=1)                 # scores or logits (N, K): the largest wins
+    if predicted.ndim == 1:
+        return predicted.astype(np.int64)
+    raise ShapeError(f"expected predicted labels (N,) or scores (N, K), got {predicted.shape}")
+
+
+def accuracy(predicted, labels) -> float:
+    """The fraction of samples whose predicted class is their label; ``predicted``: labels (N,) or scores (N, K)."""
+    guess, labels = _predicted_labels(predicted), np.asarray(labels).astype(np.int64)
+    if guess.shape != labels.shape:
+        raise ShapeError(f"accuracy: {guess.shape[0]} predictions for {labels.shape} labels")
+    return float(np.mean(guess == labels))
+
+
+def confusion_matrix(predicted, labels, classes: int | None = None) -> np.ndarray:
+    """(K, K) counts: row = the true class, column = the predicted class (rows sum to the class sizes)."""
+    guess, labels = _predicted_labels(predicted), np.asarray(labels).astype(np.int64)
+    if guess.shape != labels.shape:
+        raise ShapeError(f"confusion_matrix: {guess.shape[0]} predictions for {labels.shape} labels")
+    k = int(classes if classes is not None else max(guess.max(), labels.max()) + 1)
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (labels, guess), 1)
+    return counts

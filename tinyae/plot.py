@@ -268,3 +268,47 @@ def loss_curves(history, path=None, title: str | None = None):
     if path is not None:
         _save(fig, path)
     return fig
+
+
+def roc_curves(curves, path=None, title: str | None = None):
+    """ROC curves: ``curves`` maps a label to (false-positive rates, true-positive rates, AUC). Returns the Figure."""
+    fig = _new_figure((5.2, 5.0), for_saving=path is not None)
+    ax = fig.add_subplot(1, 1, 1)
+    for label, (fpr, tpr, area) in curves.items():
+        ax.plot(fpr, tpr, label=f"{label} (AUC {area:.3f})")
+    ax.plot([0, 1], [0, 1], color="gray", linestyle=":", label="chance (AUC 0.5)")
+    ax.set_xlabel("false-positive rate (normal images flagged)")
+    ax.set_ylabel("true-positive rate (anomalies flagged)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_title(title or "ROC curves")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    if path is not None:
+        _save(fig, path)
+    return fig
+
+
+def score_histograms(normal, anomalous, path=None, threshold: float | None = None, title: str | None = None,
+                     xlabel: str = "squared error per image"):
+    """Histograms of the anomaly scores of normal and anomalous images (density, log x axis), and a threshold."""
+    normal, anomalous = np.asarray(normal, np.float64), np.asarray(anomalous, np.float64)
+    fig = _new_figure((6.4, 3.8), for_saving=path is not None)
+    ax = fig.add_subplot(1, 1, 1)
+    both = np.concatenate([normal, anomalous])
+    low = max(both[both > 0].min(), 1e-12) if np.any(both > 0) else 1e-3
+    bins = np.geomspace(low, both.max() * 1.01 + 1e-12, 60)
+    ax.hist(normal, bins=bins, alpha=0.6, density=True, label=f"normal ({len(normal):,} images)")
+    ax.hist(anomalous, bins=bins, alpha=0.6, density=True, label=f"anomalous ({len(anomalous):,} images)")
+    if threshold is not None:
+        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.set_title(title or "anomaly scores")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        _save(fig, path)
+    return fig

@@ -70,12 +70,13 @@ def evaluate(model, x, y=None, loss=None, batch_size: int = 1024, parts: bool = 
     _check_data(x, "x")
     target, what = (x, "x") if y is None else (y, "y")
     if y is not None:
-        _check_data(y, "y")
+        _check_targets(y, loss, "y")
         if len(y) != len(x):
             raise ShapeError(f"evaluate: x has {len(x)} samples but y has {len(y)}")
     if len(x) == 0:
         raise ShapeError("evaluate: x holds no samples")
-    _warn_range(model, loss, *_data_range(target), what)
+    if not loss.takes_labels:
+        _warn_range(model, loss, *_data_range(target), what)
     _warn_units(model, loss)
     figures = _evaluate(model, x, None if y is None else y, loss, batch_size)
     return figures if parts else figures["total"]
@@ -89,7 +90,7 @@ def _evaluate(model, x, y, loss, batch_size: int) -> dict:
         data = penalty = 0.0
         for start in range(0, len(x), batch_size):
             xb = backend.asarray(x[start:start + batch_size], dtype=dtype)
-            yb = xb if y is None else backend.asarray(y[start:start + batch_size], dtype=dtype)
+            yb = xb if y is None else _target_batch(y[start:start + batch_size], loss, dtype)
             data += loss.forward(model.forward(xb), yb) * len(xb)
             penalty += model.penalty * len(xb)
         return {"total": (data + penalty) / len(x), "data": data / len(x), "penalty": penalty / len(x),
@@ -148,7 +149,9 @@ def fit(model, x, y=None, *, loss=None, optimizer: Optimizer | None = None, epoc
         raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
     _check_data(x, "x")
     if y is not None:
-        _check_data(y, "y")
+        _check_targets(y, loss, "y")
+    elif loss.takes_labels:
+        raise ShapeError(f"fit: the {loss.label} loss needs class labels: fit(model, x, labels)")
     target, target_name = (x, "x") if y is None else (y, "y")
     if len(target) != len(x):
         raise ShapeError(f"fit: x has {len(x)} samples but y has {len(y)}")
@@ -157,16 +160,19 @@ def fit(model, x, y=None, *, loss=None, optimizer: Optimizer | None = None, epoc
     x_val, y_val = _split_validation(validation_data)
     # One pass over the data (min and max) finds NaN/inf and the range the output needs.
     x_range = _data_range(x, "x")
-    target_range = x_range if y is None else _data_range(y, "y")
-    _warn_range(model, loss, *target_range, target_name)
+    if not loss.takes_labels:
+        target_range = x_range if y is None else _data_range(y, "y")
+        _warn_range(model, loss, *target_range, target_name)
     _warn_units(model, loss)
     if x_val is not None:
         _check_data(x_val, "validation data")
         val_range = _data_range(x_val, "validation data")
         if y_val is not x_val:
-            _check_data(y_val, "validation targets")
-            val_range = _data_range(y_val, "validation targets")
-        _warn_range(model, loss, *val_range, "the validation data")
+            _check_targets(y_val, loss, "validation targets")
+            if not loss.takes_labels:
+                val_range = _data_range(y_val, "validation targets")
+        if not loss.takes_labels:
+            _warn_range(model, loss, *val_range, "the validation data")
     dtype = _model_dtype(model)
     rng = np.random.default_rng(seed) if shuffle else None
     history = History(type(loss).__name__, loss.units)
@@ -204,7 +210,7 @@ def fit(model, x, y=None, *, loss=None, optimizer: Optimizer | None = None, epoc
         running, running_penalty, seen = 0.0, 0.0, 0
         for i, idx in enumerate(epoch_batches):
             xb = backend.asarray(x[idx], dtype=dtype)
-            yb = xb if y is None else backend.asarray(y[idx], dtype=dtype)
+            yb = xb if y is None else _target_batch(y[idx], loss, dtype)
             saved_buffers = _snapshot_buffers(buffered) if buffered else None
             value = loss.forward(model.forward(xb), yb)
             penalty = model.penalty
@@ -296,6 +302,24 @@ def _check_data(x, what: str) -> None:
         hint = (" (images stored as 0..255 integers: use x.astype('float32') / 255)" if dtype.kind in "ui" else
                 " (use x.astype('float32'))" if dtype.kind == "b" else "")
         raise DTypeError(f"{what} has dtype {dtype}; training and inference need floating-point data{hint}")
+
+
+def _check_targets(y, loss, what: str) -> None:
+    """Targets are data (floating point) for a reconstruction loss, class labels for a classification loss."""
+    if not loss.takes_labels:
+        _check_data(y, what)
+        return
+    dtype = getattr(y, "dtype", None)
+    if dtype is None or getattr(y, "ndim", 0) not in (1, 2) or dtype.kind not in "uif":
+        raise DTypeError(f"{what}: the {loss.label} loss takes class labels (N,) of whole numbers (or one-hot rows "
+                         f"(N, K)), got {type(y).__name__} {getattr(y, 'dtype', '')} {getattr(y, 'shape', '')}")
+
+
+def _target_batch(y, loss, dtype):
+    """A batch of targets on the backend: data in the model's dtype, or class labels kept as integers."""
+    if loss.takes_labels and y.ndim == 1:
+        return backend.xp.asarray(y)
+    return backend.asarray(y, dtype=dtype)
 
 
 def _data_range(x, what: str = "x") -> tuple[float, float]:

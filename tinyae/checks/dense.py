@@ -158,3 +158,16 @@ def _dense_relu_model():
 _seed_model_case("dense (small)", _small_dense, losses.MSE(), (1, 3, 4))
 _seed_model_case("dense (small)", _small_dense, losses.BCE(), (1, 3, 4))
 _seed_model_case("deep (small)", _small_deep, losses.MSE(), (1, 3, 4))
+
+
+@case("SoftmaxCrossEntropy (labels)")
+def _softmax_ce_labels():
+    rng = np.random.default_rng(15)
+    return gradcheck.check_loss(losses.SoftmaxCrossEntropy(), 3 * rng.standard_normal((5, 4)), rng.integers(0, 4, 5))
+
+
+@case("SoftmaxCrossEntropy (class probabilities)")
+def _softmax_ce_soft():
+    rng = np.random.default_rng(16)
+    t = rng.random((5, 4))
+    return gradcheck.check_loss(losses.SoftmaxCrossEntropy(), 3 * rng.standard_normal((5, 4)), t / t.sum(1, keepdims=True))

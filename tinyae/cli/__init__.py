@@ -1,4 +1,4 @@
-"""The command line: ``tinyae train | reconstruct | denoise | sample | gradcheck | models`` (also ``python -m tinyae``).
+"""The command line: ``tinyae train | reconstruct | denoise | sample | probe | anomaly | gradcheck | models``.
 
     tinyae train --model dense --dataset mnist --epochs 5 --out runs/dense
     tinyae reconstruct --model-file runs/dense/model.npz --dataset mnist --out recon.png
@@ -6,11 +6,13 @@
     tinyae denoise --model-file runs/denoise/model.npz --dataset mnist --noise gaussian:0.4 --out grid.png
     tinyae train --model vae --epochs 10 --out runs/vae
     tinyae sample --model-file runs/vae/model.npz --n 64 --out samples.png
+    tinyae probe --model-file runs/deep/model.npz --dataset mnist --labels 100,1000,all
+    tinyae anomaly --model deep --normal 3 --dataset fashion_mnist --out runs/anomaly
     tinyae gradcheck
     tinyae models
 
-One module a family of commands: train.py, images.py (reconstruct, denoise), generate.py
-(sample), info.py (gradcheck, models); common.py holds what they share. Errors that the
+(also ``python -m tinyae``). One module a family of commands: train.py, images.py (reconstruct, denoise), generate.py
+(sample), uses.py (probe, anomaly), info.py (gradcheck, models); common.py holds what they share. Errors that the
 user can fix (unknown model, missing data files, a bad model file, no GPU for
 ``--backend cupy``) end the program with exit status 2 and one line,
 ``tinyae: error: <message>``, instead of a traceback. Every command's ``--help`` explains
@@ -22,7 +24,7 @@ import sys
 
 from .. import __version__
 from ..errors import DataNotFoundError, DownloadError, TinyAEError
-from . import generate, images, info, train
+from . import generate, images, info, train, uses
 from .common import CommandError, Parser, formatter, load_images
 from .info import describe_model
 
@@ -51,6 +53,7 @@ def build_parser() -> Parser:
     train.add_parser(sub)
     images.add_parsers(sub)
     generate.add_parser(sub)
+    uses.add_parsers(sub)
     info.add_parsers(sub)
     return parser
 

@@ -101,6 +101,16 @@ def load_images(dataset: str, split: str = "train", data_dir=None, download: boo
     return images
 
 
+def load_labelled(dataset: str, split: str = "train", data_dir=None, download: bool = True):
+    """(images, labels) of ``split`` of ``dataset``: images (N, C, H, W) float32 in [0, 1], labels uint8 (N,)."""
+    from .. import datasets
+    check_dataset(dataset)
+    if dataset in ("shapes", "shapes_rgb"):
+        return datasets.shapes(size=28, channels=3 if dataset == "shapes_rgb" else 1, **SHAPES_SPLITS[split])
+    loader = datasets.mnist if dataset == "mnist" else datasets.fashion_mnist
+    return loader(split, data_dir=data_dir, download=download)
+
+
 def check_fits(model, images: np.ndarray, dataset: str) -> None:
     want = getattr(model, "input_shape", None)
     if want is not None and tuple(want) != tuple(images.shape[1:]):
