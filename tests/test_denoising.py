@@ -99,7 +99,7 @@ def test_crop2d_drops_the_edges_and_puts_the_gradient_back_in_place(rng):
     assert layers.Crop2d(1).output_shape((None, 3, 7, 7)) == (None, 3, 5, 5)
 
 
-def test_keras_same_transposed_conv_is_pytorchs_unpadded_one_cropped_at_the_bottom_right():
+def test_keras_same_transposed_conv_is_pytorchs_unpadded_one_cropped_at_the_bottom_right_eq_N4():
     """keras-io's Conv2DTranspose(32, 3, strides=2, padding="same") ≡ torch ConvTranspose2d(padding=0)[..., :-1, :-1];
     PyTorch's padding=1, output_padding=1 gives the same size but drops the first row and column instead."""
     torch = pytest.importorskip("torch")
@@ -176,3 +176,18 @@ def test_ssim_and_psnr_equal_scikit_image():
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
     np.testing.assert_allclose(metrics.psnr(y, x), [skm.peak_signal_noise_ratio(x[i], y[i], data_range=1.0)
                                                     for i in range(4)], rtol=1e-5)
+
+
+def test_a_denoiser_learns_the_clean_image_because_its_target_is_clean_eq_N3():
+    """The same model trained on the same noisy inputs, once towards the clean images (eq. N3) and once towards
+    the noisy ones: only the first removes the noise."""
+    from tinyae import datasets, fit
+    x, _ = datasets.shapes(n=2000, size=28, seed=0)
+    x_test, _ = datasets.shapes(n=300, size=28, seed=1)
+    noisy, noisy_test = corrupt.gaussian(x, 0.3, seed=1), corrupt.gaussian(x_test, 0.3, seed=2)
+    to_clean, to_noisy = models.build("dense", seed=0), models.build("dense", seed=0)
+    fit(to_clean, noisy, x, epochs=3, batch_size=32, verbose=0)
+    fit(to_noisy, noisy, noisy, epochs=3, batch_size=32, verbose=0)
+    clean_psnr = metrics.psnr(to_clean.reconstruct(noisy_test), x_test).mean()
+    copy_psnr = metrics.psnr(to_noisy.reconstruct(noisy_test), x_test).mean()
+    assert clean_psnr > metrics.psnr(noisy_test, x_test).mean() + 3 and clean_psnr > copy_psnr + 2

@@ -68,7 +68,7 @@ def test_images_keep_their_shape_and_bad_calls_say_why():
 @pytest.mark.slow
 def test_a_linear_autoencoder_spans_the_pca_subspace_but_not_its_axes_on_mnist(data_dir):
     """Baldi & Hornik (1989): at the optimum of the MSE, x W_e W_d (+ biases) projects onto the top-k
-    principal subspace; W_d's rows are some basis of it. k = 16, 784 → 16 → 784 linear, Adam 3e-3,
+    principal subspace (eq. K6); W_d's rows are some basis of it, any one (eq. K7), not the axes. k = 16, 784 → 16 → 784 linear, Adam 3e-3,
     25 epochs of batch 256 on the 60,000 training images (about 6 s)."""
     x, _ = datasets.mnist("train", data_dir=data_dir)
     principal = pca.PCA(16).fit(x)
