@@ -13,7 +13,7 @@ from .common import (CommandError, check_dataset, check_fits, data_options, data
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 LOSSES = ("mse", "bce", "mse_per_image", "bce_per_image")
-DEFAULT_BATCH_SIZE = {"conv": 64, "conv_rgb": 64, "denoise": 128, "vae": 128, "vae2d": 128}   # others: 256
+DEFAULT_BATCH_SIZE = {"conv": 64, "conv_rgb": 64, "denoise": 128, "vae": 128, "vae2d": 128, "dae1000": 128}  # else 256
 DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "sgd": 10.0}
 
 
