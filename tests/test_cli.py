@@ -252,3 +252,44 @@ def test_a_bad_noise_spec_is_a_one_line_usage_error(tmp_path, spec, words):
     result = run_tinyae("train", "--model", "dense", "--dataset", "shapes", "--noise", spec, "--out", "run",
                         cwd=tmp_path)
     assert_one_line_error(result, "--noise", *words)
+
+
+# --- uses: probe and anomaly ---------------------------------------------------------------------------
+
+def test_probe_prints_the_accuracy_table_with_pixel_and_pca_baselines(trained):
+    work, _ = trained
+    result = run_tinyae("probe", "--model-file", "run/model.npz", "--dataset", "shapes", "--labels", "30,90",
+                        "--seeds", "2", "--steps", "100", cwd=work)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    table = lines[lines.index(next(l for l in lines if l.startswith("features"))):]
+    assert "30 labels" in table[0] and "90 labels" in table[0]
+    assert any(l.startswith("dense codes (256 numbers)") for l in table)
+    assert any(l.startswith("raw pixels (784)") for l in table) and any(l.startswith("PCA-256") for l in table)
+    assert "±" in table[1] and "%" in table[1]
+
+
+def test_anomaly_trains_on_one_class_prints_the_auc_and_writes_its_figures(tmp_path):
+    result = run_tinyae("anomaly", "--model", "deep16", "--normal", "1", "--dataset", "shapes", "--epochs", "2",
+                        "--out", "an", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "deep16: AUC 0." in result.stdout and "PCA-32: AUC 0." in result.stdout and "flagged" in result.stdout
+    for name in ("roc.png", "histograms.png", "most_anomalous.png", "least_anomalous.png"):
+        assert (tmp_path / "an" / name).read_bytes()[:4] == b"\x89PNG", name
+
+
+@pytest.mark.parametrize("args, words", [(["--labels", "10,x"], ["--labels", "'x'"])])
+def test_probe_with_bad_label_counts_is_a_one_line_error(trained, args, words):
+    work, _ = trained
+    assert_one_line_error(run_tinyae("probe", "--model-file", "run/model.npz", "--dataset", "shapes", *args, cwd=work),
+                          *words)
+
+
+def test_anomaly_with_a_class_that_does_not_exist_is_a_one_line_error(tmp_path):
+    assert_one_line_error(run_tinyae("anomaly", "--normal", "7", "--dataset", "shapes", "--out", "an", cwd=tmp_path),
+                          "--normal must be a class of shapes, 0..2")
+
+
+def test_label_counts_parse_numbers_and_all():
+    from tinyae.cli.uses import _label_sizes
+    assert _label_sizes("100, 1000,all") == [100, 1000, None]

@@ -15,7 +15,7 @@ TUTORIALS = sorted((REPO / "tutorials").glob("*.py"))
 
 @pytest.mark.parametrize("script", TUTORIALS, ids=[p.name for p in TUTORIALS])
 def test_tutorial_runs_to_the_end_in_quick_mode(script, tmp_path, data_dir_or_none):
-    env = dict(os.environ, TINYAE_QUICK="1", MPLBACKEND="Agg")
+    env = dict(os.environ, TINYAE_QUICK="1", MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1")   # small arrays: 1 thread
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     data_root = data_dir_or_none
     if data_root is not None:
@@ -41,6 +41,7 @@ def test_tutorial_opens_and_runs_as_a_notebook(script, tmp_path, data_dir_or_non
     assert kinds == {"markdown", "code"} and len(notebook.cells) > 10
     monkeypatch.setenv("TINYAE_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")        # the kernel is a new process: it reads this
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     if data_dir_or_none is not None:
         monkeypatch.setenv("TINYAE_DATA_DIR", str(data_dir_or_none))

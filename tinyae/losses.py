@@ -192,7 +192,7 @@ class SoftmaxCrossEntropy(Loss):
         log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
         log_p = shifted - log_norm                                          # eq. L8
         self._pred, self._target, self._log_p = pred, t, log_p
-        return -float((t * log_p).sum()) / pred.shape[0]                    # eq. L9
+        return (0.0 - float((t * log_p).sum())) / pred.shape[0]             # eq. L9 (0.0 − …: never −0.0)
 
     def backward(self):
         self._check_backward()

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import ShapeError
 
 
-def scores(model, x, kind: str = "squared_error", batch_size: int = 1024) -> np.ndarray:
+def scores(model, x, kind: str = "squared_error", batch_size: int = 256) -> np.ndarray:
     """Each image's reconstruction error: the squared error summed over its pixels (``kind="squared_error"``)
     or its binary cross-entropy summed over its pixels (``kind="bce"``, in nats per image). (N,) float64."""
     x = np.asarray(x)
@@ -95,7 +95,11 @@ def roc_curve(scores_, is_anomaly) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def threshold_at_fpr(normal_scores, fpr: float = 0.05) -> float:
-    """The score above which at most a fraction ``fpr`` of these (validation) normal images lie."""
+    """The score above which at most a fraction ``fpr`` of these (validation) normal images lie.
+
+    Flag an image when its score is strictly greater (``s > threshold``): the threshold is itself one of
+    the validation scores, so ``≥`` would flag one image more than the rate allows.
+    """
     normal_scores = np.sort(np.asarray(normal_scores, dtype=np.float64).reshape(-1))
     if not 0 <= fpr < 1 or len(normal_scores) == 0:
         raise ValueError(f"threshold_at_fpr: needs normal scores and 0 ≤ fpr < 1, got {len(normal_scores)} and {fpr}")

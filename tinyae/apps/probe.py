@@ -33,13 +33,13 @@ L2_GRID = (0.0, 1e-4, 1e-3, 1e-2)
 STEPS = 12000             # optimiser steps of a probe, whatever the number of labels
 
 
-def codes(model, x, batch_size: int = 1024) -> np.ndarray:
+def codes(model, x, batch_size: int = 256) -> np.ndarray:
     """The codes of ``x`` by an Autoencoder (``model.encode``), flattened to (N, k) NumPy."""
     out = model.encode(x, batch_size=batch_size)
     return out.reshape(len(out), -1)
 
 
-def features(source, x, batch_size: int = 1024) -> np.ndarray:
+def features(source, x, batch_size: int = 256) -> np.ndarray:
     """(N, k) features of ``x``: an Autoencoder's codes, a fitted PCA's coordinates, or (None) the raw pixels."""
     x = np.asarray(x)
     if source is None:
@@ -134,7 +134,8 @@ def choose_l2(train_f, labels, grid=L2_GRID, seed: int = 0, val_fraction: float 
 def linear_probe(train_f, train_y, test_f, test_y, grid=L2_GRID, seed: int = 0, **train_args) -> dict:
     """The test accuracy of a linear softmax classifier on these features (the protocol of the module doc).
 
-    Returns {"accuracy", "l2", "validation": {λ: accuracy}, "n": training samples}.
+    Returns {"accuracy", "l2", "validation": {λ: accuracy}, "n": training samples, "model": the classifier,
+    "scale": the Standardizer} (``accuracy_of(result["model"], result["scale"](f), labels)`` scores other data).
     """
     train_f, test_f = np.asarray(train_f), np.asarray(test_f)
     train_y = np.asarray(train_y)
@@ -143,7 +144,7 @@ def linear_probe(train_f, train_y, test_f, test_y, grid=L2_GRID, seed: int = 0, 
     scale = Standardizer(train_f)
     model = train_linear(scale(train_f), train_y, l2=l2, seed=seed, classes=classes, **train_args)
     return {"accuracy": accuracy_of(model, scale(test_f), test_y), "l2": l2, "validation": validation,
-            "n": len(train_f)}
+            "n": len(train_f), "model": model, "scale": scale}
 
 
 def label_efficiency(train_f, train_y, test_f, test_y, sizes=(100, 1000, 10000, None), seeds=(0, 1, 2),
@@ -151,7 +152,8 @@ def label_efficiency(train_f, train_y, test_f, test_y, sizes=(100, 1000, 10000, 
     """Linear-probe accuracy with ``sizes`` class-balanced labelled training samples (None: all), over seeds.
 
     Returns {size: {"mean", "std", "runs": [accuracy per seed]}}; with all labels one run is made
-    (there is nothing to draw). ``progress(size, seed, accuracy)`` is called after each run.
+    (there is nothing to draw). "std" is the population standard deviation of the runs (NumPy's
+    default): with two seeds it is half their difference. ``progress(size, seed, accuracy)`` is called after each run.
     """
     out = {}
     for size in sizes:
@@ -169,7 +171,11 @@ def label_efficiency(train_f, train_y, test_f, test_y, sizes=(100, 1000, 10000, 
 # --- fine-tuning: the encoder and a softmax head trained end to end ----------------------------------------
 
 def classifier(encoder, code_size: int, classes: int = 10, seed: int = 0):
-    """A copy of ``encoder`` (a Layer; the autoencoder keeps its own) followed by Flatten and Dense(code, classes)."""
+    """A copy of ``encoder`` (a Layer; the autoencoder keeps its own) followed by Flatten and Dense(code, classes).
+
+    The copy keeps every layer of the encoder, a corruption layer included (``dae1000``'s masking noise):
+    in train mode it then corrupts the classifier's inputs too, as dropout on the pixels would.
+    """
     return layers.Sequential(copy.deepcopy(encoder), layers.Flatten(), layers.Dense(code_size, classes, rng=seed))
 
 
@@ -184,7 +190,8 @@ def fine_tune(net, x, y, x_test, y_test, epochs: int = 5, batch_size: int = 128,
     """Train ``net`` (from ``classifier``) end to end with softmax cross-entropy; the test accuracy after each epoch.
 
     head_epochs > 0 first trains the head alone for that many epochs (the encoder frozen: its
-    parameters are left out of the optimiser), then everything together for ``epochs``.
+    parameters are left out of the optimiser; its backward still runs, so a head-only epoch costs as
+    much as a full one), then everything together for ``epochs``.
     """
     y = np.asarray(y).astype(np.int64)
     loss = losses.SoftmaxCrossEntropy()

@@ -47,7 +47,7 @@ def cmd_probe(args) -> int:
     rows = []
     for label, source in sources:
         train_f, test_f = probe.features(source, x), probe.features(source, x_test)
-        result = probe.label_efficiency(train_f, y, test_f, y_test, sizes=sizes, seeds=seeds)
+        result = probe.label_efficiency(train_f, y, test_f, y_test, sizes=sizes, seeds=seeds, steps=args.steps)
         rows.append((label, [result[size] for size in sizes]))
         cells = "  ".join(_cell(result[size]) for size in sizes)
         print(f"  {label}: {cells}", flush=True)
@@ -143,6 +143,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--seeds", type=positive_int, default=3, metavar="N",
                    help="label draws per number of labels (default: 3)")
     p.add_argument("--no-baselines", action="store_true", help="only the model's codes, no pixels and PCA rows")
+    p.add_argument("--steps", type=positive_int, default=None, metavar="N",
+                   help="Adam steps per classifier (default: min(12000, max(2000, 10 x labelled images)); fewer for "
+                        "a quick look)")
     data_options(p)
     p.set_defaults(func=cmd_probe)
 

@@ -119,17 +119,17 @@ class Autoencoder(Layer):
         return self.decoder.output_shape(self.encoder.output_shape(input_shape))
 
     # --- the halves apart: NumPy in, NumPy out -------------------------------------------------
-    def encode(self, x, batch_size: int = 1024) -> np.ndarray:
+    def encode(self, x, batch_size: int = 256) -> np.ndarray:
         """The codes of ``x`` (N, ...) -> (N, *code_shape), eval mode, as NumPy."""
         batches.check_samples(x, "x", "encode")
         return batches.forward_in_batches(self.encoder, x, batch_size, batches.model_dtype(self))
 
-    def decode(self, codes, batch_size: int = 1024) -> np.ndarray:
+    def decode(self, codes, batch_size: int = 256) -> np.ndarray:
         """The images the decoder makes of ``codes`` (N, *code_shape), eval mode, as NumPy."""
         batches.check_samples(codes, "codes", "decode")
         return batches.forward_in_batches(self.decoder, codes, batch_size, batches.model_dtype(self))
 
-    def reconstruct(self, x, batch_size: int = 1024) -> np.ndarray:
+    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
         """decode(encode(x)) in one pass per batch, eval mode, as NumPy."""
         batches.check_samples(x, "x", "reconstruct")
         return batches.forward_in_batches(self, x, batch_size)
