@@ -37,6 +37,29 @@ def _matplotlib():
     return matplotlib
 
 
+def tutorial_setup(out: str = "tutorial_outputs"):
+    """What every tutorial starts with: ``(quick, show, out)``. Call it before importing matplotlib.pyplot.
+
+    ``quick`` is True when ``TINYAE_QUICK=1`` (small subsets, few epochs: what the tests run).
+    Without a display (no ``DISPLAY``/``WAYLAND_DISPLAY`` on Linux, no ``MPLBACKEND`` and not in
+    a notebook), and always in quick mode, matplotlib is switched to its Agg backend, so figures
+    are only saved; ``show`` says whether ``plt.show()`` would open a window or a cell's output.
+    ``out`` is the folder the figures are written to, created if missing.
+    """
+    import os
+    import sys
+    from pathlib import Path
+
+    matplotlib = _matplotlib()
+    quick = os.environ.get("TINYAE_QUICK", "") == "1"
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
+    if quick or not (has_display or os.environ.get("MPLBACKEND") or "ipykernel" in sys.modules):
+        matplotlib.use("Agg")                   # no window: figures are only saved
+    folder = Path(out)
+    folder.mkdir(exist_ok=True)
+    return quick, matplotlib.get_backend().lower() != "agg", folder
+
+
 def _new_figure(figsize, for_saving: bool):
     """A Figure: off-screen (Agg canvas, not registered with pyplot) when it is to be saved."""
     _matplotlib()

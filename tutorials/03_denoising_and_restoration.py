@@ -31,28 +31,21 @@
 # models on all 60,000 training images: 400 s in all on our 2-core CPU.
 
 # %%
-import os
-import sys
 import time
 import zlib
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 
-QUICK = os.environ.get("TINYAE_QUICK", "") == "1"
-_has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
-if QUICK or not (_has_display or os.environ.get("MPLBACKEND") or "ipykernel" in sys.modules):
-    matplotlib.use("Agg")                   # no window: figures are only saved
+from tinyae.plot import tutorial_setup
+
+QUICK, SHOW, OUT = tutorial_setup()       # TINYAE_QUICK=1: small and fast; no display: figures only saved
 import matplotlib.pyplot as plt             # noqa: E402  (after choosing the backend)
 
 import tinyae                               # noqa: E402
 from tinyae import corrupt, datasets, evaluate, fit, layers, losses, metrics, models, plot, predict  # noqa: E402
 from tinyae.models import Autoencoder       # noqa: E402
 
-SHOW = matplotlib.get_backend().lower() != "agg"
-OUT = Path("tutorial_outputs")
-OUT.mkdir(exist_ok=True)
 SEED = 0
 TUTORIAL_START = time.perf_counter()
 print(f"tinyae {tinyae.__version__}, backend {tinyae.backend.name}, quick mode: {QUICK}")

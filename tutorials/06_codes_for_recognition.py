@@ -46,30 +46,24 @@
 
 # %%
 import os
-import sys
 import time
-from pathlib import Path
 
 QUICK = os.environ.get("TINYAE_QUICK", "") == "1"
 if QUICK:   # small matrices gain nothing from more BLAS threads, and on a busy machine extra threads wait on each other
     for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_threads, "1")     # read when NumPy is first imported, just below
 
-import matplotlib                           # noqa: E402
 import numpy as np                          # noqa: E402
 
-_has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
-if QUICK or not (_has_display or os.environ.get("MPLBACKEND") or "ipykernel" in sys.modules):
-    matplotlib.use("Agg")                   # no window: figures are only saved
+from tinyae.plot import tutorial_setup          # noqa: E402
+
+QUICK, SHOW, OUT = tutorial_setup()       # TINYAE_QUICK=1: small and fast; no display: figures only saved
 import matplotlib.pyplot as plt             # noqa: E402  (after choosing the backend)
 
 import tinyae                               # noqa: E402
 from tinyae import backend, datasets, gradcheck, layers, losses, metrics, models, pca, plot  # noqa: E402
 from tinyae.apps import probe               # noqa: E402
 
-SHOW = matplotlib.get_backend().lower() != "agg"
-OUT = Path("tutorial_outputs")
-OUT.mkdir(exist_ok=True)
 SEED = 0
 START = time.perf_counter()
 print(f"tinyae {tinyae.__version__}, backend {tinyae.backend.name}, quick mode: {QUICK}")

@@ -24,18 +24,13 @@
 # numbers are far from the full run's. Without the Fashion-MNIST files, that part is skipped.
 
 # %%
-import os
-import sys
 import time
-from pathlib import Path
 
-import matplotlib
 import numpy as np
 
-QUICK = os.environ.get("TINYAE_QUICK", "") == "1"
-_has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
-if QUICK or not (_has_display or os.environ.get("MPLBACKEND") or "ipykernel" in sys.modules):
-    matplotlib.use("Agg")                   # no window: figures are only saved
+from tinyae.plot import tutorial_setup
+
+QUICK, SHOW, OUT = tutorial_setup()       # TINYAE_QUICK=1: small and fast; no display: figures only saved
 import matplotlib.pyplot as plt             # noqa: E402  (after choosing the backend)
 
 import tinyae                               # noqa: E402
@@ -43,9 +38,6 @@ from tinyae import datasets, fit, models, optim, pca, plot  # noqa: E402
 from tinyae.apps import anomaly             # noqa: E402
 from tinyae.errors import DataNotFoundError  # noqa: E402
 
-SHOW = matplotlib.get_backend().lower() != "agg"
-OUT = Path("tutorial_outputs")
-OUT.mkdir(exist_ok=True)
 SEED = 0
 print(f"tinyae {tinyae.__version__}, backend {tinyae.backend.name}, quick mode: {QUICK}")
 
