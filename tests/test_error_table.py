@@ -37,9 +37,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:                           # when run as a script
     sys.path.insert(0, str(REPO))
 
+from tae_files import craft, flip_bit, payload_offset, tiny_png  # noqa: E402  (tests/ is on sys.path)
 from tinyae import backend, datasets, layers, losses, models, optim  # noqa: E402
-from tinyae.errors import (BackendError, ChecksumError, DataError, DataNotFoundError, DownloadError,  # noqa: E402
-                           DTypeError, ModelFileError, NumericalError, ShapeError)
+from tinyae.coding import tae  # noqa: E402
+from tinyae.errors import (BackendError, ChecksumError, CompressedFileError, DataError,  # noqa: E402
+                           DataNotFoundError, DownloadError, DTypeError, ModelFileError, NumericalError, ShapeError)
 from tinyae.layers.base import Layer  # noqa: E402
 from tinyae.train import fit  # noqa: E402
 
@@ -211,6 +213,15 @@ def write(tmp: Path, name: str, data: bytes) -> Path:
     return tmp / name
 
 
+def read_tae(tmp: Path, data: bytes):
+    return tae.read(write(tmp, "images.tae", data))
+
+
+def tae_of_another_model(tmp: Path):
+    made = tae.read(write(tmp, "images.tae", craft(fingerprint=tae.model_fingerprint(small_net()))))
+    tae.check_fingerprint(made, small_net(hidden=8), source=tmp / "images.tae", model_source="wide.npz")
+
+
 IDX_HEADER = bytes([0, 0, 8, 3]) + (3).to_bytes(4, "big") + (28).to_bytes(4, "big") + (28).to_bytes(4, "big")
 
 # --- the cases: one row of the table each ----------------------------------------------------------
@@ -343,6 +354,64 @@ CASES: list[Case] = [
     Case("Resume from a model file instead of a checkpoint",
          lambda t: fit(small_net(), small_data(), epochs=2, verbose=0, resume=saved_model(t)[0]),
          ModelFileError, "this is a model file (tinyae.models.save), not a training checkpoint"),
+    # compressed files (.tae): each crafted with valid checksums unless the fault is a checksum
+    Case("Empty .tae file",
+         lambda t: read_tae(t, b""),
+         CompressedFileError, "not a .tae file: it is empty (0 bytes)"),
+    Case("Truncated .tae header (cut at byte 40)",
+         lambda t: read_tae(t, craft()[:40]),
+         CompressedFileError, "truncated header: the file has 40 bytes; a version-1 .tae file has at least 89"),
+    Case("Truncated .tae payload (30 bytes missing)",
+         lambda t: read_tae(t, craft()[:-30]),
+         CompressedFileError, "truncated payload: the header declares 100 bytes of payload"),
+    Case("Bytes after the end of a .tae file",
+         lambda t: read_tae(t, craft() + b"garbage"),
+         CompressedFileError, "7 unexpected bytes after the end"),
+    Case("A PNG image passed as a .tae file",
+         lambda t: read_tae(t, tiny_png()),
+         CompressedFileError, "(a PNG image), a .tae file starts with"),
+    Case("A model file (.npz) passed as a .tae file",
+         lambda t: tae.read(saved_model(t)[0]),
+         CompressedFileError, "(a zip archive, such as a tinyae model file (.npz))"),
+    Case("A .tae file of an unknown format version",
+         lambda t: read_tae(t, craft(version=2)),
+         CompressedFileError, "uses .tae format version 2 (written by a newer tinyae?); this tinyae reads version 1"),
+    Case("A .tae file declaring 0 images",
+         lambda t: read_tae(t, craft(count=0)),
+         CompressedFileError, "image count 0 is out of range"),
+    Case("A .tae file declaring 2**40 images with a 100-byte payload (refused before allocating)",
+         lambda t: read_tae(t, craft(count=2**40)),
+         CompressedFileError, "image count 1099511627776 is out of range"),
+    Case("A .tae file declaring 100000×100000-pixel images",
+         lambda t: read_tae(t, craft(height=100_000, width=100_000)),
+         CompressedFileError, "height and width must be 1 to 65536 pixels"),
+    Case("A .tae file declaring 2 channels per image",
+         lambda t: read_tae(t, craft(channels=2)),
+         CompressedFileError, "2 channels per image: expected 1 (grey) or 3 (RGB)"),
+    Case("A .tae file whose code has 5 dimensions",
+         lambda t: read_tae(t, craft(code_shape=(1, 2, 3, 4, 5))),
+         CompressedFileError, "code rank 5: a code has 1 to 4 dimensions"),
+    Case("A .tae file whose code shape has a 0",
+         lambda t: read_tae(t, craft(code_shape=(8, 0, 7))),
+         CompressedFileError, "code shape (8, 0, 7): every dimension must be at least 1"),
+    Case("A .tae file declaring more code symbols than the cap",
+         lambda t: read_tae(t, craft(count=10**6, code_shape=(1000,))),
+         CompressedFileError, "symbols, more than the cap of 100000000"),
+    Case("A .tae file with a NaN quantiser step",
+         lambda t: read_tae(t, craft(step=float("nan"))),
+         CompressedFileError, "quantiser step nan: expected a finite number > 0"),
+    Case("A .tae file with a coder precision of 30 bits",
+         lambda t: read_tae(t, craft(precision=30)),
+         CompressedFileError, "coder precision 30 bits: expected 1 to 24"),
+    Case("A .tae file whose header has one flipped bit",
+         lambda t: read_tae(t, flip_bit(craft(), 63)),
+         CompressedFileError, "the header is damaged: its CRC-32 is"),
+    Case("A .tae file whose payload has one flipped bit",
+         lambda t: read_tae(t, flip_bit(craft(), payload_offset() + 41, 6)),
+         CompressedFileError, "the payload is damaged: its CRC-32 is"),
+    Case("A .tae file decoded with another model than the one that wrote it",
+         tae_of_another_model,
+         CompressedFileError, "was compressed by another model: its model fingerprint is"),
     # backends
     Case("Unknown backend name",
          lambda t: backend.use("torch"),

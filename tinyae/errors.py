@@ -38,6 +38,11 @@ class ChecksumError(DataError):
     """A file's sha256 does not match the published one."""
 
 
+class CompressedFileError(DataError):
+    """A .tae compressed-image file is empty, truncated, damaged, crafted, or was written by another model;
+    the message names the file and what was expected."""
+
+
 class NumericalError(TinyAEError, FloatingPointError):
     """NaN or infinity appeared in the input, the loss or a gradient."""
 

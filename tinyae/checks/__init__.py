@@ -13,7 +13,7 @@ import importlib
 import numpy as np
 
 CASES: list[tuple[str, callable]] = []
-FAMILIES = ["dense", "pooling", "conv", "penalties", "variational", "skip", "corruption"]
+FAMILIES = ["dense", "pooling", "conv", "penalties", "variational", "skip", "corruption", "quantize"]
 
 
 def case(name):

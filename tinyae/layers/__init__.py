@@ -9,6 +9,7 @@ from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm1d, BatchNorm2d
 from .penalties import ActivityL1, KLSparsity
 from .pooling import AvgPool2d, MaxPool2d, Upsample2d
+from .quantize import Quantize
 from .shape import Crop2d, Flatten, Reshape
 from .skip import SkipConcat
 from .variational import GaussianSample
@@ -16,6 +17,6 @@ from .variational import GaussianSample
 __all__ = ["Layer", "Dense", "DenseTied", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Identity",
            "Flatten", "Reshape", "Crop2d", "Dropout", "Sequential", "Conv2d", "ConvTranspose2d",
            "MaxPool2d", "AvgPool2d", "Upsample2d", "BatchNorm1d", "BatchNorm2d", "GaussianNoise",
-           "ActivityL1", "KLSparsity", "GaussianSample", "SkipConcat",
+           "ActivityL1", "KLSparsity", "GaussianSample", "SkipConcat", "Quantize",
            "GaussianCorruption", "MaskingNoise", "SaltAndPepperNoise", "BlockMask",
            "leaves", "chain"]
