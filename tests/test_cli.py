@@ -293,3 +293,70 @@ def test_anomaly_with_a_class_that_does_not_exist_is_a_one_line_error(tmp_path):
 def test_label_counts_parse_numbers_and_all():
     from tinyae.cli.uses import _label_sizes
     assert _label_sizes("100, 1000,all") == [100, 1000, None]
+
+
+# --- image files through a saved model (--images) ------------------------------------------------------------
+
+@pytest.fixture
+def image_files(tmp_path):
+    """Untrained conv, conv_rgb and dense models saved in tmp_path, a 29×37 grey PNG and a 28×28 RGB JPEG."""
+    pytest.importorskip("PIL")
+    from tinyae import images, models
+    for name in ("conv", "conv_rgb", "dense"):
+        models.save(models.build(name), tmp_path / f"{name}.npz")
+    rng = np.random.default_rng(0)
+    images.write(tmp_path / "a.png", rng.random((1, 29, 37), dtype=np.float32))
+    images.write(tmp_path / "b.jpg", rng.random((3, 28, 28), dtype=np.float32), quality=90)
+    return tmp_path
+
+
+def test_reconstruct_image_files_with_a_conv_model_keeps_each_size_and_prints_psnr_per_image(image_files):
+    from tinyae import images
+    result = run_tinyae("reconstruct", "--model-file", "conv.npz", "--images", "a.png", "b.jpg", "--out", "r.png",
+                        "--out-images", "out", cwd=image_files)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("a.png: 29×37, padded to 32×40 (stride 4) and cropped back: PSNR ") and " dB" in lines[0]
+    assert lines[1].startswith("b.jpg: 28×28: PSNR ")
+    assert "mean PSNR:" in result.stdout and (image_files / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert images.read(image_files / "out" / "a.png").shape == (1, 1, 29, 37)     # the image's own size, grey
+    assert images.read(image_files / "out" / "b.png").shape == (1, 1, 28, 28)     # a grey model: RGB read as grey
+
+
+def test_reconstruct_refuses_an_image_of_another_size_for_a_dense_model_unless_resize(image_files):
+    refused = run_tinyae("reconstruct", "--model-file", "dense.npz", "--images", "a.png", "--out", "r.png",
+                         cwd=image_files)
+    assert_one_line_error(refused, "a.png: the image is 29×37 pixels", "takes 28×28 images only", "pass --resize")
+    resized = run_tinyae("reconstruct", "--model-file", "dense.npz", "--images", "a.png", "--resize", "--out", "r.png",
+                         cwd=image_files)
+    assert resized.returncode == 0, resized.stderr
+    assert resized.stdout.startswith("a.png: 29×37 resized to 28×28: PSNR ")
+
+
+def test_denoise_image_files_prints_psnr_noisy_and_restored_and_writes_both(image_files):
+    result = run_tinyae("denoise", "--model-file", "conv_rgb.npz", "--images", "a.png", "b.jpg", "--noise",
+                        "gaussian:0.3", "--out", "d.png", "--out-images", "dn", cwd=image_files)
+    assert result.returncode == 0, result.stderr
+    assert "a.png: 29×37, padded to 32×40" in result.stdout and "dB noisy ->" in result.stdout
+    assert "PSNR:" in result.stdout and (image_files / "d.png").is_file()
+    assert sorted(p.name for p in (image_files / "dn").iterdir()) == ["a.noisy.png", "a.restored.png", "b.noisy.png",
+                                                                       "b.restored.png"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--images", "a.png", "--dataset", "shapes"], ["give --dataset or --images, not both"]),
+    (["--images", "nothere.png"], ["nothere.png: no such image file"]),
+    (["--images", "notes.png"], ["notes.png: not an image file Pillow can read"]),
+    (["--dataset", "shapes", "--resize"], ["--resize is for --images"]),
+])
+def test_bad_image_file_arguments_are_one_line_errors(image_files, args, words):
+    (image_files / "notes.png").write_text("not a picture\n")
+    assert_one_line_error(run_tinyae("reconstruct", "--model-file", "conv.npz", *args, "--out", "r.png",
+                                     cwd=image_files), *words)
+
+
+def test_images_without_pillow_is_a_one_line_error_saying_how_to_install(image_files):
+    code = ("import sys; sys.modules['PIL'] = None\n"
+            "from tinyae.cli import main\n"
+            "sys.exit(main(['reconstruct', '--model-file', 'conv.npz', '--images', 'a.png', '--out', 'r.png']))\n")
+    assert_one_line_error(run_tinyae(code=code, cwd=image_files), 'pip install -e ".[images]"')

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinyae import datasets as ds
+from tinyae.datasets import download, lookup, mnist_sets
 from tinyae.errors import ChecksumError, DataError, DataNotFoundError, DownloadError, DTypeError
 
 IMAGES, LABELS = ds.SPLITS["test"]  # "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
@@ -81,9 +82,9 @@ def isolated(tmp_path, monkeypatch):
                 "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setattr(ds, "_MEMORY_CACHE", {})
-    monkeypatch.setattr(ds, "DOWNLOAD_TIMEOUT_S", 5.0)
-    monkeypatch.setattr(ds, "SYSTEM_DATA_DIR", tmp_path / "usr-share-datasets")   # never the machine's own
+    monkeypatch.setattr(mnist_sets, "_MEMORY_CACHE", {})
+    monkeypatch.setattr(download, "DOWNLOAD_TIMEOUT_S", 5.0)
+    monkeypatch.setattr(lookup, "SYSTEM_DATA_DIR", tmp_path / "usr-share-datasets")   # never the machine's own
     return SimpleNamespace(home=home, cache=xdg / "tinyae", system=tmp_path / "usr-share-datasets")
 
 
@@ -485,7 +486,7 @@ def test_download_writes_the_verified_file_atomically_into_the_cache(server, fak
         replaced.append(dst.name)
         real_replace(src, dst)
 
-    monkeypatch.setattr(ds.os, "replace", spy_replace)
+    monkeypatch.setattr(download.os, "replace", spy_replace)
     x, y = ds.mnist("test", mirrors=[url])
     assert sorted(replaced) == sorted([f"{IMAGES}.gz", f"{LABELS}.gz"])
     np.testing.assert_array_equal(y, fake_mnist.labels)
@@ -494,7 +495,7 @@ def test_download_writes_the_verified_file_atomically_into_the_cache(server, fak
     assert leftovers(folder) == []
     assert sorted(server.requests) == sorted([f"/good/{IMAGES}.gz", f"/good/{LABELS}.gz"])
     # Now cached: a second process (empty memory cache) reads the files, no request.
-    monkeypatch.setattr(ds, "_MEMORY_CACHE", {})
+    monkeypatch.setattr(mnist_sets, "_MEMORY_CACHE", {})
     ds.mnist("test", mirrors=[url])
     assert len(server.requests) == 2
 
@@ -550,7 +551,7 @@ def test_truncated_response_leaves_no_file_under_the_final_name(server, fake_mni
 
 
 def test_a_mirror_slower_than_the_timeout_is_given_up(server, fake_mnist, monkeypatch):
-    monkeypatch.setattr(ds, "DOWNLOAD_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(download, "DOWNLOAD_TIMEOUT_S", 0.3)
     url = server.serve("slow", fake_mnist.gz, "slow")
     t0 = time.perf_counter()
     with pytest.raises(DownloadError, match="timed out"):

@@ -42,6 +42,8 @@ from tinyae import backend, datasets, layers, losses, models, optim  # noqa: E40
 from tinyae.coding import tae  # noqa: E402
 from tinyae.errors import (BackendError, ChecksumError, CompressedFileError, DataError,  # noqa: E402
                            DataNotFoundError, DownloadError, DTypeError, ModelFileError, NumericalError, ShapeError)
+from tinyae.errors import ImageFileError  # noqa: E402
+from tinyae.images import io as image_io  # noqa: E402
 from tinyae.layers.base import Layer  # noqa: E402
 from tinyae.train import fit  # noqa: E402
 
@@ -222,6 +224,26 @@ def tae_of_another_model(tmp: Path):
     tae.check_fingerprint(made, small_net(hidden=8), source=tmp / "images.tae", model_source="wide.npz")
 
 
+def noise_png(tmp: Path, name="photo.png", size=(64, 64)) -> Path:
+    return image_io.write(tmp / name, np.random.default_rng(0).random((3, *size), dtype=np.float32))
+
+
+def read_over_bomb_limit(tmp: Path):
+    """A 100×120 PNG read with Pillow's decompression-bomb limit lowered to 10,000 pixels (then restored)."""
+    from PIL import Image
+    path, saved = noise_png(tmp, size=(100, 120)), Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = 10_000
+    try:
+        image_io.read(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def truncated_png(tmp: Path) -> Path:
+    data = noise_png(tmp).read_bytes()
+    return write(tmp, "photo.png", data[: len(data) // 2])
+
+
 IDX_HEADER = bytes([0, 0, 8, 3]) + (3).to_bytes(4, "big") + (28).to_bytes(4, "big") + (28).to_bytes(4, "big")
 
 # --- the cases: one row of the table each ----------------------------------------------------------
@@ -319,6 +341,18 @@ CASES: list[Case] = [
     Case("Every download mirror fails (here: HTTP 404)",
          download_with_404,
          DownloadError, "could not download MNIST t10k-images-idx3-ubyte.gz; tried:"),
+    # image folders (datasets.image_folder)
+    Case("An image folder that does not exist",
+         lambda t: datasets.image_folder(t / "photos"),
+         DataNotFoundError, "photos: no such folder (it should hold image files: .png .jpg"),
+    Case("An image folder that holds no image file",
+         lambda t: ((t / "photos").mkdir(), write(t / "photos", "notes.txt", b"a list"),
+                    datasets.image_folder(t / "photos")),
+         DataNotFoundError, "no image files in it (looked for .png .jpg"),
+    Case("An image folder whose images are all smaller than the patch",
+         lambda t: ((t / "photos").mkdir(), image_io.write(t / "photos" / "a.png", np.zeros((1, 20, 30), np.float32)),
+                    datasets.image_folder(t / "photos", patch=32)),
+         DataError, "no image is at least 32×32 pixels, the patch size"),
     # model files and checkpoints
     Case("Model file with an object array (needs pickle)",
          lambda t: models.load(object_array_file(t)),
@@ -412,6 +446,25 @@ CASES: list[Case] = [
     Case("A .tae file decoded with another model than the one that wrote it",
          tae_of_another_model,
          CompressedFileError, "was compressed by another model: its model fingerprint is"),
+    # image files (tinyae.images, tinyae reconstruct --images)
+    Case("An image over Pillow's decompression-bomb limit (here lowered to 10,000 pixels)",
+         read_over_bomb_limit,
+         ImageFileError, "the image has 12,000 pixels, over Pillow's decompression-bomb limit of 10,000 pixels"),
+    Case("A text file named .png",
+         lambda t: image_io.read(write(t, "photo.png", b"<html>404 Not Found</html>")),
+         ImageFileError, "not an image file Pillow can read (it starts with b'<html>404 Not Fo')"),
+    Case("A truncated PNG (half of it)",
+         lambda t: image_io.read(truncated_png(t)),
+         ImageFileError, "photo.png: the image is truncated or damaged"),
+    Case("An image file that does not exist",
+         lambda t: image_io.read(t / "photo.png"),
+         ImageFileError, "photo.png: no such image file"),
+    Case("A folder given as an image file",
+         lambda t: image_io.read(t),
+         ImageFileError, "is a folder, not an image file"),
+    Case("Images of different sizes read as one batch",
+         lambda t: image_io.read_all([noise_png(t, "a.png"), noise_png(t, "b.png", size=(64, 48))]),
+         ImageFileError, "images of one batch need one size: pass size=(h, w) to resize each"),
     # backends
     Case("Unknown backend name",
          lambda t: backend.use("torch"),
@@ -431,13 +484,13 @@ def isolated_environment(tmp: Path):
              "TINYAE_FASHION_MNIST_MIRRORS", "no_proxy", "NO_PROXY", "http_proxy", "https_proxy", "HTTP_PROXY",
              "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
     saved = {n: os.environ.get(n) for n in names}
-    saved_cache, saved_timeout = dict(datasets._MEMORY_CACHE), datasets.DOWNLOAD_TIMEOUT_S
+    saved_cache, saved_timeout = dict(datasets._MEMORY_CACHE), datasets.download.DOWNLOAD_TIMEOUT_S
     for n in names:
         os.environ.pop(n, None)
     (tmp / "home").mkdir()
     os.environ.update(HOME=str(tmp / "home"), XDG_CACHE_HOME=str(tmp / "cache"), no_proxy="127.0.0.1,localhost")
     datasets._MEMORY_CACHE.clear()
-    datasets.DOWNLOAD_TIMEOUT_S = 5.0
+    datasets.download.DOWNLOAD_TIMEOUT_S = 5.0
     try:
         yield
     finally:
@@ -448,7 +501,7 @@ def isolated_environment(tmp: Path):
                 os.environ[n] = v
         datasets._MEMORY_CACHE.clear()
         datasets._MEMORY_CACHE.update(saved_cache)
-        datasets.DOWNLOAD_TIMEOUT_S = saved_timeout
+        datasets.download.DOWNLOAD_TIMEOUT_S = saved_timeout
 
 
 def normalise(message: str, tmp: Path) -> str:

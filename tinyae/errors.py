@@ -43,6 +43,11 @@ class CompressedFileError(DataError):
     the message names the file and what was expected."""
 
 
+class ImageFileError(DataError):
+    """An image file (or image bytes) is missing, a folder, not an image, truncated, over Pillow's
+    decompression-bomb limit, or in a form tinyae cannot use; the message names the file and what was expected."""
+
+
 class NumericalError(TinyAEError, FloatingPointError):
     """NaN or infinity appeared in the input, the loss or a gradient."""
 
