@@ -18,15 +18,16 @@ DATA = Path(__file__).resolve().parent / "data"
 ZOO = sorted(models.ZOO)
 
 
-def images(n=6, channels=1, seed=0):
-    return np.random.default_rng(seed).random((n, channels, 28, 28), dtype=np.float32)
+def images(n=6, channels=1, seed=0, shape=None):
+    """n random images of ``shape`` (C, H, W), (channels, 28, 28) when None (a model's ``input_shape``)."""
+    return np.random.default_rng(seed).random((n, *(shape or (channels, 28, 28))), dtype=np.float32)
 
 
 @pytest.mark.parametrize("name", ZOO)
 def test_every_zoo_model_is_an_autoencoder_whose_halves_work_apart(name):
     model = models.build(name, seed=0)
     assert isinstance(model, Autoencoder) and model.name == name
-    x = images(channels=model.input_shape[0])
+    x = images(shape=model.input_shape)
     codes = model.encode(x)
     assert isinstance(codes, np.ndarray) and codes.shape == (len(x), *model.code_shape)
     assert model.code_size == int(np.prod(model.code_shape))
@@ -104,7 +105,7 @@ def test_every_zoo_model_saves_and_loads_to_the_same_outputs_and_objective(name,
     path = models.save(model, tmp_path / f"{name}.npz")
     loaded = models.load(path)
     assert type(loaded) is type(model) and loaded.name == name and loaded.loss == model.loss
-    x = images(3, channels=model.input_shape[0])
+    x = images(3, shape=model.input_shape)
     np.testing.assert_array_equal(loaded.reconstruct(x), model.reconstruct(x))
 
 

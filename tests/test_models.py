@@ -19,8 +19,9 @@ from tinyae.train import fit, predict
 ZOO = sorted(models.ZOO)
 
 
-def images(n=8, seed=0, channels=1):
-    return np.random.default_rng(seed).random((n, channels, 28, 28), dtype=np.float32)
+def images(n=8, seed=0, channels=1, shape=None):
+    """n random images of ``shape`` (C, H, W), (channels, 28, 28) when None (a model's ``input_shape``)."""
+    return np.random.default_rng(seed).random((n, *(shape or (channels, 28, 28))), dtype=np.float32)
 
 
 def tied_model(seed=0):
@@ -57,9 +58,9 @@ def test_every_zoo_model_builds_and_maps_images_to_images(name):
     model = models.build(name)
     channels = 3 if name.endswith("_rgb") else 1
     assert model.name == name
-    assert model.input_shape == (channels, 28, 28)
-    y = model.forward(images(5, channels=channels))
-    assert y.shape == (5, channels, 28, 28)
+    assert model.input_shape == ((1, 32, 32) if name == "codec_conv" else (channels, 28, 28))  # stride 8: 32×32 patches
+    y = model.forward(images(5, shape=model.input_shape))
+    assert y.shape == (5, *model.input_shape)
     assert y.dtype == np.float32
     assert np.isfinite(y).all()
 
@@ -83,8 +84,7 @@ def test_unknown_model_name_lists_the_zoo():
 @pytest.mark.parametrize("name", ZOO)
 def test_save_load_round_trip_gives_identical_parameters_and_outputs(name, tmp_path):
     model = models.build(name, seed=1)
-    channels = model.input_shape[0]
-    fit(model, images(64, channels=channels), epochs=1, batch_size=32, verbose=0)   # trained, not just seeded
+    fit(model, images(64, shape=model.input_shape), epochs=1, batch_size=32, verbose=0)   # trained, not just seeded
     path = models.save(model, tmp_path / "m.npz")
     loaded = models.load(path)
     assert loaded.name == name and loaded.input_shape == model.input_shape
@@ -94,7 +94,7 @@ def test_save_load_round_trip_gives_identical_parameters_and_outputs(name, tmp_p
     for key in original:
         assert restored[key].data.dtype == original[key].data.dtype
         assert np.array_equal(restored[key].data, original[key].data), key
-    x = images(16, seed=2, channels=channels)
+    x = images(16, seed=2, shape=model.input_shape)
     assert np.array_equal(predict(loaded, x), predict(model, x))
 
 

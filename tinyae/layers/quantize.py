@@ -12,12 +12,15 @@ of K logistics with learnable locations μ_dk, log-scales s_dk and mixture logit
 
     P_d(v) = c_d(v + Δ/2) − c_d(v − Δ/2),       rate of an image = −Σ_d log₂ P_d(ŷ_d)  bits.
 
+A feature map (N, C, H, W) has one density per channel, shared by all H·W positions (as in
+Ballé et al.), and an image's rate sums over all C·H·W entries (eq. U11).
+
 Its penalty is weight · (the batch mean of the bits per image); ``weight`` (λ) is therefore
 in the data term's units per bit, and the objective is D + λ·R (Ballé's λ sits on D; the
 ratio is the same trade-off). Without the λ·R term the encoder simply scales its code up to
 beat the noise.
 
-Equations U1–U10 are derived in docs/math/rate.md.
+Equations U1–U12 are derived in docs/math/rate.md.
 """
 from __future__ import annotations
 
@@ -46,27 +49,43 @@ def _logsumexp(z, axis, xp):
     return (top + xp.log(xp.exp(z - top).sum(axis=axis, keepdims=True))).squeeze(axis)
 
 
-def log_probability(v, loc, log_scale, logits, step, xp):
-    """log P_d(v) of values ``v`` (M, D) on the grid's cells, and the pieces backward needs.
+def per_channel(p, ndim: int):
+    """A (D, K) parameter shaped to broadcast against values (M, D, *S, K) of ``ndim`` = 2 + len(S) axes.
 
-    loc, log_scale (already clamped), logits: (D, K). No floor here (the layer floors it).
+    (M, D): p as it is. (M, C, H, W): p viewed as (C, 1, 1, K), one density shared over the positions (eq. U11).
     """
-    t = xp.exp(-log_scale)                                  # (D, K)     1 / scale
-    centred = v[:, :, None] - loc                           # (M, D, K)
+    return p.reshape(p.shape[0], *(1,) * (ndim - 2), p.shape[1])
+
+
+def log_probability(v, loc, log_scale, logits, step, xp):
+    """log P_d(v) of values ``v`` (M, D) or (M, C, H, W) on the grid's cells, and the pieces backward needs.
+
+    loc, log_scale (already clamped), logits: (D, K), D = C for a feature map (axis 1). No floor here
+    (the layer floors it). The pieces t, w, log_pi come shaped by ``per_channel``; the others as v plus K.
+    """
+    loc, log_scale, logits = (per_channel(p, v.ndim) for p in (loc, log_scale, logits))
+    t = xp.exp(-log_scale)                                  # (D, K)     1 / scale   ((C, 1, 1, K) for maps)
+    centred = v[..., None] - loc                            # (M, D, K)  ((M, C, H, W, K) for maps)
     a = (centred - 0.5 * step) * t                          # (M, D, K)  eq. U5, the cell's lower edge
     b = (centred + 0.5 * step) * t                          # (M, D, K)  eq. U5, the cell's upper edge
     w = step * t                                            # (D, K)     b − a, computed without cancelling
     ell = -_softplus(-b, xp) - _softplus(a, xp) + xp.log(-xp.expm1(-w))    # log(σ(b) − σ(a))   eq. U5
-    log_pi = logits - _logsumexp(logits, 1, xp)[:, None]   # (D, K)     log softmax(α)
+    log_pi = logits - _logsumexp(logits, -1, xp)[..., None]  # (D, K)   log softmax(α)
     z = log_pi + ell                                        # (M, D, K)
-    log_p = _logsumexp(z, 2, xp)                            # (M, D)     eq. U5
+    log_p = _logsumexp(z, -1, xp)                           # (M, D)     eq. U5
     return log_p, (t, a, b, w, z, log_pi)
 
 
 class Quantize(Layer):
     """y (N, D) -> ỹ (N, D): y + uniform noise in train mode, Δ·round(y/Δ) in eval mode; penalty: λ·bits.
 
-    code_size: D, the code's dimensions (each has its own density). step: Δ > 0.
+    Also y (N, C, H, W) -> ỹ (N, C, H, W), a feature map: one density per channel (axis 1), shared by
+    all H·W positions, code_size = C; an image's rate is the sum over its C·H·W entries and the shared
+    parameters' gradients sum over the positions (eqs. U11, U12). Nothing is copied to lay the map out:
+    the density broadcasts the (C, K) parameters as (C, 1, 1, K), and the outputs keep y's memory order
+    (a batch-last convolution's output stays batch-last). (N, D) is the case H = W = 1, computed as before.
+
+    code_size: D, the code's dimensions (each has its own density), or C, a feature map's channels. step: Δ > 0.
     weight: λ ≥ 0, per bit (the penalty is λ · mean over the batch of the bits per image).
     components: K, the logistics in each dimension's mixture (1: a single logistic).
     seed: of the noise generator, ``tinyae.backend.default_rng(seed)`` (the active backend's,
@@ -94,9 +113,9 @@ class Quantize(Layer):
     entries in the last forward. s is clamped to ±``LOG_SCALE_LIMIT`` (30) where it is used, with
     the clamped function's zero gradient.
 
-    For the entropy coder: ``pmf(lo, hi)`` (the unfloored model probabilities of symbols lo..hi),
-    ``symbols(y)`` (the integers round(y/Δ)), ``dequantize(q)`` (q·Δ) and ``bits(y)`` (the
-    floored estimate per image).
+    For the entropy coder: ``pmf(lo, hi)`` (D, M) (the unfloored model probabilities of symbols lo..hi,
+    one row per dimension or channel), ``symbols(y)`` (the integers round(y/Δ), of y's shape),
+    ``dequantize(q)`` (q·Δ, of q's shape) and ``bits(y)`` (N,) (the floored estimate per image).
 
     Notes
     -----
@@ -107,7 +126,10 @@ class Quantize(Layer):
     ds_k = −λ/(N ln 2) Σ_n r_k (a_k σ(a_k) − b_k σ(−b_k) − w_k/(e^{w_k} − 1))      (eq. U8)
     dα_k = −λ/(N ln 2) Σ_n (r_k − π_k)                                           (eq. U9)
     r_k = π_k (σ(b_k) − σ(a_k)) / P: the responsibilities; w_k = b_k − a_k = Δ e^{−s_k};
-    the sums over n leave out the floored entries (their rate is a constant).
+    the sums over n leave out the floored entries (their rate is a constant). For a feature map,
+    d is the channel c, R_n sums over c and the positions (i, j), and so do the sums over n:
+    R_n = −Σ_{c,i,j} log₂ P_c(ỹ_ncij)                                             (eq. U11)
+    dθ_ck = Σ_{n,i,j} (the entry (n, c, i, j)'s term of U7–U9), θ ∈ {μ, s, α}       (eq. U12)
     """
 
     FLOOR = 1e-9
@@ -135,6 +157,15 @@ class Quantize(Layer):
         self._rng = None
         self._cache = None
 
+    # --- the boundary ---------------------------------------------------------------------------
+    def _check_code(self, y, what: str = "input"):
+        """A code (N, D) or a feature map (N, C, H, W) with D = C = code_size, dtype rule applied."""
+        ndim = getattr(y, "ndim", None)
+        if ndim is not None and ndim not in (2, 4):
+            raise ShapeError(f"{self.label}: expected {what} of shape {format_shape((None, self.code_size))} or a "
+                             f"feature map {format_shape((None, self.code_size, None, None))}, got {tuple(y.shape)}")
+        return self.check_input(y, (None, self.code_size) + (None, None) * (ndim == 4))
+
     # --- the density --------------------------------------------------------------------------
     def _clamped_log_scale(self, xp):
         limit = self.LOG_SCALE_LIMIT
@@ -142,7 +173,7 @@ class Quantize(Layer):
         return xp.clip(s, -limit, limit), xp.abs(s) < limit
 
     def _floored_log_p(self, v, xp):
-        """(log P floored, log P, pieces, kept, inside) for values ``v`` (N, D) under the current parameters."""
+        """(log P floored, log P, pieces, kept, inside) for values ``v`` (N, D) or (N, C, H, W)."""
         s, inside = self._clamped_log_scale(xp)
         log_p, pieces = log_probability(v, self.loc.data, s, self.logits.data, self.step, xp)
         log_floor = math.log(self.FLOOR)
@@ -150,48 +181,51 @@ class Quantize(Layer):
         return xp.where(kept, log_p, log_floor), log_p, pieces, kept, inside
 
     # --- forward, then backward -----------------------------------------------------------------
-    def forward(self, y):                                   # y: (N, D), the encoder's code
-        y = self.check_input(y, (None, self.code_size))
+    def forward(self, y):                                   # y: (N, D) or (N, C, H, W), the encoder's code
+        y = self._check_code(y)
         xp = backend.get_array_module(y)
         for p in self.params.values():
             p.start_pass()
         if self.training:
             if self._rng is None:
                 self._rng = backend.default_rng(self.seed)
-            u = (self._rng.random(y.shape, dtype=y.dtype) - 0.5) * self.step    # (N, D)  eq. U3
-            y_hat = y + u                                                        # (N, D)  eq. U3
+            u = (self._rng.random(y.shape, dtype=y.dtype) - 0.5) * self.step    # (N, D)  eq. U3, drawn in index order
+            y_hat = xp.add(y, u, out=xp.empty_like(y))                           # (N, D)  eq. U3, in y's memory order
         else:
             y_hat = self.step * xp.rint(y / self.step)                           # (N, D)  eq. U10
         log_p_floored, log_p, pieces, kept, inside = self._floored_log_p(y_hat, xp)   # (N, D)  eqs. U2, U5
         n = y.shape[0]
         self.floored = int(kept.size - int(kept.sum()))
-        self.rate = -float(log_p_floored.sum()) / (LN2 * n)                      # bits per image   eq. U4
+        self.rate = -float(log_p_floored.sum()) / (LN2 * n)                      # bits per image   eqs. U4, U11
         self.penalty = self.weight * self.rate                                   #                  eq. U4
         self._cache = (log_p, pieces, kept, inside)
         return y_hat
 
-    def backward(self, dy, input_grad: bool = True):        # dy: (N, D), never modified in place
+    def backward(self, dy, input_grad: bool = True):        # dy: (N, D) or (N, C, H, W), never modified in place
         self.check_forward_called(self._cache)
         log_p, (t, a, b, w, z, log_pi), kept, inside = self._cache
         self.check_grad(dy, log_p.shape)
         xp = backend.get_array_module(dy)
         n = log_p.shape[0]
+        over = (0, *range(2, log_p.ndim))                                        # the images and the positions  eq. U12
         g = kept.astype(log_p.dtype) * (-self.weight / (LN2 * n))                # (N, D)  ∂J/∂log P (0 where floored)  eq. U4
-        r = xp.exp(z - log_p[:, :, None])                                        # (N, D, K) responsibilities r_k
-        gr = g[:, :, None] * r                                                   # (N, D, K) ∂J/∂ℓ_k
+        r = xp.exp(z - log_p[..., None])                                         # (N, D, K) responsibilities r_k
+        gr = g[..., None] * r                                                    # (N, D, K) ∂J/∂ℓ_k
         sig_a, sig_neg_b = _sigmoid(a, xp), _sigmoid(-b, xp)                     # (N, D, K)
         slope = gr * t * (sig_neg_b - sig_a)                                     # (N, D, K) ∂J/∂ỹ per component
         ratio = w * xp.exp(-w) / -xp.expm1(-w)                                   # (D, K)  w / (e^w − 1)
-        self.loc.accumulate(-slope.sum(axis=0))                                  # (D, K)  eq. U7
-        self.log_scale.accumulate((gr * (a * sig_a - b * sig_neg_b - ratio)).sum(axis=0) * inside)  # eq. U8
-        self.logits.accumulate(gr.sum(axis=0) - g.sum(axis=0)[:, None] * xp.exp(log_pi))            # eq. U9
+        pi = xp.exp(log_pi).reshape(self.code_size, self.components)             # (D, K)
+        self.loc.accumulate(-slope.sum(axis=over))                               # (D, K)  eqs. U7, U12
+        self.log_scale.accumulate((gr * (a * sig_a - b * sig_neg_b - ratio)).sum(axis=over) * inside)  # eqs. U8, U12
+        self.logits.accumulate(gr.sum(axis=over) - g.sum(axis=over)[:, None] * pi)                     # eqs. U9, U12
         if not input_grad:
             return None
-        return dy + slope.sum(axis=2)                                            # (N, D)  eq. U6 (U10 in eval)
+        return dy + slope.sum(axis=-1)                                           # (N, D)  eq. U6 (U10 in eval)
 
     # --- what the entropy coder needs ------------------------------------------------------------
     def pmf(self, lo: int, hi: int) -> np.ndarray:
-        """(D, hi − lo + 1) NumPy float64: P_d(qΔ) for the integer symbols q = lo..hi (eq. U2), unfloored.
+        """(D, hi − lo + 1) NumPy float64: P_d(qΔ) for the integer symbols q = lo..hi (eq. U2), unfloored;
+        one row per dimension, or per channel of a feature map (every position of channel c uses row c).
 
         Summed over all integers the row is 1 (the CDF differences telescope); a coder building
         integer frequency tables must still give every symbol it may meet a nonzero count.
@@ -211,33 +245,39 @@ class Quantize(Layer):
         return np.exp(log_p).T                                                                # (D, M)
 
     def symbols(self, y) -> np.ndarray:
-        """The integers round(y/Δ) (halves to even, as eval mode rounds) of codes y (N, D), as NumPy int64."""
-        y = self.check_input(y, (None, self.code_size))
+        """The integers round(y/Δ) (halves to even, as eval mode rounds) of codes y (N, D) or (N, C, H, W),
+        as NumPy int64 of y's shape."""
+        y = self._check_code(y)
         xp = backend.get_array_module(y)
         return backend.to_numpy(xp.rint(y / self.step)).astype(np.int64)
 
     def dequantize(self, q):
-        """Integer symbols q (N, D) -> the values q·Δ, in the parameters' dtype, on q's array module."""
+        """Integer symbols q (N, D) or (N, C, H, W) -> the values q·Δ of q's shape, in the parameters' dtype,
+        on q's array module."""
         if getattr(q, "dtype", None) is None or q.dtype.kind not in "iu":
             raise DTypeError(f"{self.label}: dequantize expected integer symbols (N, {self.code_size}), "
                              f"got {getattr(q, 'dtype', type(q).__name__)}")
-        if q.ndim != 2 or q.shape[1] != self.code_size:
+        if q.ndim not in (2, 4) or q.shape[1] != self.code_size:
             raise ShapeError(f"{self.label}: dequantize expected symbols of shape "
-                             f"{format_shape((None, self.code_size))}, got {tuple(q.shape)}")
+                             f"{format_shape((None, self.code_size))} or {format_shape((None, self.code_size, None, None))}, "
+                             f"got {tuple(q.shape)}")
         return q.astype(self.loc.data.dtype) * self.step
 
     def bits(self, y) -> np.ndarray:
         """(N,) NumPy: the estimated bits of each image's rounded code, −Σ_d log₂ P_d(Δ·round(y/Δ)) (eq. U4),
-        floored as the penalty is; the eval-mode rate of ``y`` is the mean of this."""
-        y = self.check_input(y, (None, self.code_size))
+        summed over every entry of a feature map (eq. U11), floored as the penalty is; the eval-mode rate of
+        ``y`` is the mean of this."""
+        y = self._check_code(y)
         xp = backend.get_array_module(y)
         log_p_floored = self._floored_log_p(self.step * xp.rint(y / self.step), xp)[0]
-        return backend.to_numpy(-log_p_floored.sum(axis=1) / LN2).astype(np.float64)
+        per_image = log_p_floored.sum(axis=tuple(range(1, y.ndim)))             # (N,)  eq. U11
+        return backend.to_numpy(-per_image / LN2).astype(np.float64)
 
     def output_shape(self, input_shape):
-        if len(input_shape) != 2 or input_shape[1] not in (None, self.code_size):
-            raise ShapeError(f"{self.label}: expected a code of shape {format_shape((None, self.code_size))}, "
-                             f"got {format_shape(input_shape)} (flatten a feature map first)")
+        if len(input_shape) not in (2, 4) or input_shape[1] not in (None, self.code_size):
+            raise ShapeError(f"{self.label}: expected a code of shape {format_shape((None, self.code_size))} or a "
+                             f"feature map {format_shape((None, self.code_size, None, None))}, "
+                             f"got {format_shape(input_shape)}")
         return tuple(input_shape)
 
     def config(self):

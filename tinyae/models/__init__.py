@@ -15,10 +15,10 @@ from .files import (ARCH_KEY, CHECKPOINT_KEY, check_state_arrays, load, load_sta
                     state_arrays)
 from .npz import decode_json, read_npz, write_npz_atomically
 from .vae import VAE
-from .zoo import ZOO, build, conv, conv_rgb, dae1000, deep, deep16, dense, denoise, linear512, skip, sparse, sparse_kl, vae, vae2d
+from .zoo import ZOO, build, codec, codec_conv, conv, conv_rgb, dae1000, deep, deep16, dense, denoise, linear512, skip, sparse, sparse_kl, vae, vae2d
 
 __all__ = ["Autoencoder", "VAE", "ZOO", "build", "save", "load", "architecture", "from_architecture",
            "layer_registry", "read_npz", "write_npz_atomically", "decode_json", "state_arrays",
            "check_state_arrays", "load_state_arrays", "read_architecture", "upgrade_v1", "flat_specs",
            "FORMAT", "VERSION", "ARCH_KEY", "CHECKPOINT_KEY", "CONTAINERS",
-           "dense", "deep", "deep16", "linear512", "conv", "conv_rgb", "sparse", "sparse_kl", "dae1000", "denoise", "vae", "vae2d", "skip"]
+           "dense", "deep", "deep16", "linear512", "conv", "conv_rgb", "sparse", "sparse_kl", "dae1000", "denoise", "vae", "vae2d", "skip", "codec", "codec_conv"]
