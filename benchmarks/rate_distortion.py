@@ -45,7 +45,7 @@ sys.path.insert(0, HERE)
 
 from common import machine_line, print_table  # noqa: E402
 
-POINTS = [(32, 4e-5), (64, 1.5e-5), (64, 6e-6), (128, 2.5e-6), (128, 1e-6), (192, 4e-7)]   # (k, λ per bit)
+POINTS = [(32, 4e-5), (64, 1.2e-5), (96, 4e-6), (128, 1e-6), (256, 2e-7)]   # (k, λ per bit)
 PCA_SIZES = (8, 16, 32, 64, 128, 256)
 PCA_STEPS = (0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0, 1.5)
 RATES = (0.1, 0.25, 0.5, 1.0)

@@ -360,3 +360,73 @@ def test_images_without_pillow_is_a_one_line_error_saying_how_to_install(image_f
             "from tinyae.cli import main\n"
             "sys.exit(main(['reconstruct', '--model-file', 'conv.npz', '--images', 'a.png', '--out', 'r.png']))\n")
     assert_one_line_error(run_tinyae(code=code, cwd=image_files), 'pip install -e ".[images]"')
+
+
+# --- compress and decompress ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def codec_files(tmp_path):
+    """Untrained codec and codec_conv models saved in tmp_path, and a 28×28 and a 37×45 grey PNG."""
+    pytest.importorskip("PIL")
+    from tinyae import images, models
+    models.save(models.zoo.codec(seed=0, code=16), tmp_path / "codec.npz")
+    models.save(models.zoo.codec(seed=1, code=16), tmp_path / "other.npz")
+    models.save(models.zoo.codec_conv(seed=0, channels=4), tmp_path / "conv.npz")
+    rng = np.random.default_rng(0)
+    images.write(tmp_path / "digit.png", rng.random((1, 28, 28), dtype=np.float32))
+    images.write(tmp_path / "photo.png", rng.random((1, 37, 45), dtype=np.float32))
+    return tmp_path
+
+
+def test_compress_writes_a_tae_file_and_prints_bytes_bpp_and_psnr_then_decompress_writes_pngs(codec_files):
+    from tinyae import images
+    from tinyae.coding import tae
+    result = run_tinyae("compress", "--model-file", "codec.npz", "--dataset", "shapes", "--count", "12",
+                        "-o", "shapes.tae", cwd=codec_files)
+    assert result.returncode == 0, result.stderr
+    size = (codec_files / "shapes.tae").stat().st_size
+    assert f"{size:,} bytes" in result.stdout and "bits per pixel (whole file)" in result.stdout
+    assert "PSNR" in result.stdout and " dB" in result.stdout
+    assert tae.read(codec_files / "shapes.tae").count == 12
+    result = run_tinyae("decompress", "shapes.tae", "--model-file", "codec.npz", "-o", "out", cwd=codec_files)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (codec_files / "out").iterdir()) == [f"image_{i:04d}.png" for i in range(12)]
+    assert images.read(codec_files / "out" / "image_0000.png").shape == (1, 1, 28, 28)
+
+
+def test_a_conv_codec_compresses_an_image_file_of_any_size_and_gives_it_back_at_that_size(codec_files):
+    from tinyae import images
+    result = run_tinyae("compress", "--model-file", "conv.npz", "photo.png", "-o", "photo.tae", cwd=codec_files)
+    assert result.returncode == 0, result.stderr
+    result = run_tinyae("decompress", "photo.tae", "--model-file", "conv.npz", "-o", "out", "--reference",
+                        "photo.png", cwd=codec_files)
+    assert result.returncode == 0, result.stderr
+    assert "PSNR against the reference images" in result.stdout
+    assert images.read(codec_files / "out" / "image_0000.png").shape == (1, 1, 37, 45)
+
+
+def test_decompress_with_another_model_is_a_one_line_error_naming_both_fingerprints(codec_files):
+    assert run_tinyae("compress", "--model-file", "codec.npz", "digit.png", "-o", "d.tae",
+                      cwd=codec_files).returncode == 0
+    result = run_tinyae("decompress", "d.tae", "--model-file", "other.npz", "-o", "out", cwd=codec_files)
+    assert_one_line_error(result, "d.tae", "another model", "other.npz", "fingerprint")
+
+
+@pytest.mark.parametrize("args, words", [
+    ((), ["nothing to compress"]),
+    (("photo.png",), ["cannot compress images of 1×37×45", "resize"]),
+    (("digit.png", "--dataset", "shapes"), ["not both"]),
+])
+def test_bad_compress_arguments_are_one_line_errors(codec_files, args, words):
+    result = run_tinyae("compress", "--model-file", "codec.npz", *args, "-o", "x.tae", cwd=codec_files)
+    assert_one_line_error(result, *words)
+
+
+def test_decompress_of_a_damaged_file_is_a_one_line_error(codec_files):
+    assert run_tinyae("compress", "--model-file", "codec.npz", "digit.png", "-o", "d.tae",
+                      cwd=codec_files).returncode == 0
+    data = bytearray((codec_files / "d.tae").read_bytes())
+    data[-6] ^= 0x10                                          # one bit of the payload
+    (codec_files / "bad.tae").write_bytes(bytes(data))
+    result = run_tinyae("decompress", "bad.tae", "--model-file", "codec.npz", "-o", "out", cwd=codec_files)
+    assert_one_line_error(result, "bad.tae", "payload is damaged")

@@ -128,3 +128,21 @@ def test_compress_refuses_what_is_not_a_batch_of_images(trained):
     c = codec.ModelCodec(trained)
     with pytest.raises(ShapeError, match=r"\(N, C, H, W\)"):
         codec.compress(c, np.zeros((28, 28), np.float32))
+
+
+def test_a_fully_convolutional_codec_takes_any_size_padded_to_its_stride_and_cropped_back_eq_U11():
+    model = models.zoo.codec_conv(seed=0, channels=4)
+    x = np.random.default_rng(0).random((2, 1, 37, 45)).astype(np.float32)
+    c = codec.ModelCodec(model)
+    assert c.padded_shape((1, 37, 45)) == (1, 40, 48)
+    data = codec.compress(c, x)
+    assert tae.from_bytes(data).code_shape == (4, 5, 6) and tae.from_bytes(data).image_shape == (1, 37, 45)
+    restored = codec.decompress(c, data)
+    q = c.symbols(x)
+    expected = model.decode(c.quantizer.dequantize(q), batch_size=c.batch_size)[:, :, :37, :45]
+    assert restored.shape == (2, 1, 37, 45) and np.array_equal(restored, expected)
+
+
+def test_a_dense_codec_refuses_another_image_size_saying_to_resize(trained):
+    with pytest.raises(ShapeError, match="resize"):
+        codec.compress(codec.ModelCodec(trained), np.zeros((1, 1, 32, 32), np.float32))

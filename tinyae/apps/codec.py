@@ -15,7 +15,7 @@ decoder makes of them. Two codecs share this code path:
   layer's learned density quantised to integer frequencies (docs/math/rate.md U2,
   docs/math/coding.md H2). A fully convolutional model takes any image size: the image is
   padded (edge values) to a multiple of the encoder's total stride and cropped back after
-  decoding.
+  decoding (tinyae.images.fitting finds the stride by asking the model).
 * ``PCACodec``: the baseline. The coordinates on the top-k principal axes divided by one
   step Δ and rounded, with tables from the histogram of the training images' symbols
   (add-one smoothed): the same quantiser and the same coder, a density that is counted
@@ -38,6 +38,8 @@ import numpy as np
 from ..backend import to_numpy
 from ..coding import Tables, decode, encode, tae
 from ..errors import CompressedFileError, ShapeError
+from ..images.fitting import size_multiple
+from ..images.geometry import crop, padding_to_multiple
 from ..layers import Quantize, chain
 
 TAIL = 2.0 ** -20            # the probability mass a table may leave to the escape at each end
@@ -62,7 +64,6 @@ class ModelCodec:
         self.precision = precision
         self.tables = density_tables(self.quantizer, precision)
         self.fingerprint = tae.model_fingerprint(model)
-        self.stride = _total_stride(model)
 
     def code_shape(self, image_shape: tuple) -> tuple:
         """One image's code shape for an image of ``image_shape`` (C, H, W), after padding."""
@@ -71,24 +72,39 @@ class ModelCodec:
         return tuple(int(d) for d in shape[1:])
 
     def padded_shape(self, image_shape: tuple) -> tuple:
+        """(C, H', W'): the image padded to a multiple of the model's total stride (its own size for a model
+        that takes one size only); ShapeError if the model cannot take it."""
         c, h, w = image_shape
-        if self.stride is None:
-            return (c, h, w)
-        return (c, -(-h // self.stride) * self.stride, -(-w // self.stride) * self.stride)
+        multiple = size_multiple(self.model, c, h, w)
+        if multiple is None:
+            takes = getattr(self.model, "input_shape", None)
+            raise ShapeError(f"{getattr(self.model, 'name', None) or 'the model'}: cannot compress images of "
+                             f"{c}×{h}×{w} (C×H×W)" + (f"; it takes {tuple(takes)} only: resize them first "
+                                                        f"(tinyae.images.fit_to)" if takes else ""))
+        rows, columns = padding_to_multiple(h, w, multiple)
+        return (c, h + rows, w + columns)
+
+    def code(self, x) -> np.ndarray:
+        """(N, *code_shape): the quantised code ŷ = Δ·round(y/Δ) of each image (eval mode), padded first."""
+        x = _images(x, "ModelCodec")
+        c, h, w = self.padded_shape(x.shape[1:])
+        padded = np.pad(x, ((0, 0), (0, 0), (0, h - x.shape[2]), (0, w - x.shape[3])), mode="edge")
+        return self.model.encode(padded, batch_size=self.batch_size)
 
     def symbols(self, x) -> np.ndarray:
-        """(N, *code_shape) int64: round(ŷ/Δ) of each image's quantised code (eval mode)."""
-        x = _images(x, "ModelCodec.symbols")
-        padded = _pad_edge(x, self.padded_shape(x.shape[1:]))
-        code = self.model.encode(padded, batch_size=self.batch_size)
-        return self.quantizer.symbols(code)
+        """(N, *code_shape) int64: round(ŷ/Δ) of each image's quantised code."""
+        return self.quantizer.symbols(self.code(x))
+
+    def estimated_bits(self, x) -> np.ndarray:
+        """(N,) the model's −log₂ p of each image's rounded code (eq. U4): what the payload should cost."""
+        return self.quantizer.bits(self.code(x))
 
     def reconstruct_symbols(self, q, image_shape: tuple) -> np.ndarray:
         """(N, C, H, W): the decoder applied to Δ·q, cropped to ``image_shape``."""
         code = to_numpy(self.quantizer.dequantize(q))
         images = self.model.decode(code, batch_size=self.batch_size)
         _, h, w = image_shape
-        return images[:, :, :h, :w]
+        return crop(images, (h, w))
 
 
 class PCACodec:
@@ -104,7 +120,6 @@ class PCACodec:
         if not (isinstance(step, (int, float)) and math.isfinite(step) and step > 0):
             raise ValueError(f"PCACodec: step must be a finite number above 0, got {step!r}")
         self.pca, self.step, self.precision = pca, float(step), precision
-        self.stride = None
         train_symbols = self.symbols(x_train)
         self.tables = histogram_tables(train_symbols, precision)
         self.fingerprint = self._fingerprint()
@@ -249,24 +264,3 @@ def _images(x, what: str) -> np.ndarray:
     if x.ndim != 4 or x.shape[1] not in (1, 3) or len(x) == 0:
         raise ShapeError(f"{what}: expected images (N, C, H, W) with C = 1 or 3 and N ≥ 1, got shape {x.shape}")
     return x
-
-
-def _pad_edge(x: np.ndarray, shape: tuple) -> np.ndarray:
-    """x (N, C, H, W) padded at the bottom and right with its edge values to (N, *shape)."""
-    _, _, h, w = x.shape
-    if (h, w) == tuple(shape[1:]):
-        return x
-    return np.pad(x, ((0, 0), (0, 0), (0, shape[1] - h), (0, shape[2] - w)), mode="edge")
-
-
-def _total_stride(model) -> int | None:
-    """The encoder's total stride if it is fully convolutional (it takes 64×64 and 128×128 images), else None."""
-    channels = model.input_shape[0] if getattr(model, "input_shape", None) else 1
-    try:
-        small = model.encoder.output_shape((None, channels, 64, 64))
-        large = model.encoder.output_shape((None, channels, 128, 128))
-    except ShapeError:
-        return None                                       # a dense encoder: one image size only
-    if len(small) != 4 or large[2] == small[2]:
-        return None
-    return 64 // (large[2] - small[2])                    # 64 more pixels give 64/s more code positions

@@ -1,4 +1,5 @@
-"""The command line: ``tinyae train | reconstruct | denoise | sample | probe | anomaly | gradcheck | models``.
+"""The command line: ``tinyae train | reconstruct | denoise | sample | probe | anomaly | compress | decompress |
+gradcheck | models``.
 
     tinyae train --model dense --dataset mnist --epochs 5 --out runs/dense
     tinyae reconstruct --model-file runs/dense/model.npz --dataset mnist --out recon.png
@@ -8,11 +9,14 @@
     tinyae sample --model-file runs/vae/model.npz --n 64 --out samples.png
     tinyae probe --model-file runs/deep/model.npz --dataset mnist --labels 100,1000,all
     tinyae anomaly --model deep --normal 3 --dataset fashion_mnist --out runs/anomaly
+    tinyae compress --model-file runs/codec/model.npz --dataset mnist --count 100 -o digits.tae
+    tinyae decompress digits.tae --model-file runs/codec/model.npz -o decoded/
     tinyae gradcheck
     tinyae models
 
 (also ``python -m tinyae``). One module a family of commands: train.py, images.py (reconstruct, denoise), generate.py
-(sample), uses.py (probe, anomaly), info.py (gradcheck, models); common.py holds what they share. Errors that the
+(sample), uses.py (probe, anomaly), compress.py (compress, decompress), info.py (gradcheck, models); common.py
+holds what they share. Errors that the
 user can fix (unknown model, missing data files, a bad model file, no GPU for
 ``--backend cupy``) end the program with exit status 2 and one line,
 ``tinyae: error: <message>``, instead of a traceback. Every command's ``--help`` explains
@@ -24,7 +28,7 @@ import sys
 
 from .. import __version__
 from ..errors import DataNotFoundError, DownloadError, TinyAEError
-from . import generate, images, info, train, uses
+from . import compress, generate, images, info, train, uses
 from .common import CommandError, Parser, formatter, load_images
 from .info import describe_model
 
@@ -54,6 +58,7 @@ def build_parser() -> Parser:
     images.add_parsers(sub)
     generate.add_parser(sub)
     uses.add_parsers(sub)
+    compress.add_parsers(sub)
     info.add_parsers(sub)
     return parser
 

@@ -36,9 +36,9 @@ def cmd_models(args) -> int:
 
 
 def _has_penalty(model) -> bool:
-    from ..layers import GaussianSample, leaves
+    from ..layers import GaussianSample, Quantize, leaves
     from ..layers.penalties import ActivityL1, KLSparsity
-    return any(isinstance(layer, (ActivityL1, KLSparsity, GaussianSample)) for _, layer in leaves(model))
+    return any(isinstance(layer, (ActivityL1, KLSparsity, GaussianSample, Quantize)) for _, layer in leaves(model))
 
 
 def add_parsers(sub) -> None:
