@@ -48,6 +48,17 @@ def psnr(images, reference, peak: float = 1.0) -> np.ndarray:
         return backend.to_numpy(10.0 * xp.log10(peak * peak / mse))
 
 
+def psnr_8bit(images, reference) -> np.ndarray:
+    """Per-image PSNR (dB, peak 255) of the 8-bit images a file would hold: both arguments (floats in [0, 1],
+    or uint8) rounded as ``tinyae.images.to_uint8`` rounds them; an exact image counts as MSE 1e-10 (108 dB),
+    so that a mean over images stays finite."""
+    from .images.io import to_uint8
+    as_bytes = [a if np.asarray(a).dtype == np.uint8 else to_uint8(a) for a in (images, reference)]
+    error = as_bytes[0].astype(np.float64) - as_bytes[1].astype(np.float64)
+    mse = np.maximum((error.reshape(len(error), -1) ** 2).mean(axis=1), 1e-10)
+    return 10 * np.log10(255.0 ** 2 / mse)
+
+
 def gaussian_window(sigma: float = 1.5, truncate: float = 3.5) -> np.ndarray:
     """The normalised 1-D Gaussian of the SSIM window: radius int(truncate·σ + 0.5) = 5, 11 taps for σ = 1.5."""
     radius = int(truncate * sigma + 0.5)

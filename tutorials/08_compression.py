@@ -36,7 +36,7 @@ QUICK, SHOW, OUT = tutorial_setup()       # TINYAE_QUICK=1: small and fast; no d
 import matplotlib.pyplot as plt             # noqa: E402  (after choosing the backend)
 
 import tinyae                               # noqa: E402
-from tinyae import coding, datasets, fit, images, models, optim, pca, predict  # noqa: E402
+from tinyae import coding, datasets, fit, images, metrics, models, optim, pca, predict  # noqa: E402
 from tinyae.apps.codec import (ModelCodec, PCACodec, compress, compress_each, decompress,  # noqa: E402
                                histogram_tables, quantizer_of)
 from tinyae.coding import tae               # noqa: E402
@@ -58,10 +58,7 @@ print(f"MNIST: {len(x_train):,} training images, the first {len(x_test):,} test 
 
 def psnr_8bit(reference_u8, decoded):
     """Per-image PSNR (dB, peak 255) of ``decoded`` (floats in [0, 1], rounded to 8 bits, or uint8)."""
-    if decoded.dtype != np.uint8:
-        decoded = images.to_uint8(decoded)
-    error = (decoded.astype(np.float64) - reference_u8.astype(np.float64)).reshape(len(decoded), -1)
-    return 10 * np.log10(255.0 ** 2 / np.maximum((error ** 2).mean(axis=1), 1e-10))
+    return metrics.psnr_8bit(decoded, reference_u8)
 
 
 def bpp(n_bytes, pixels=PIXELS):

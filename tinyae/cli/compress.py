@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics import psnr_8bit
 from . import image_files
 from .common import CommandError, data_options, dataset_name, formatter, load_images, load_model, model_name, \
     positive_int, use_backend
@@ -42,14 +43,6 @@ def _inputs(args, model):
     return images, [str(p) for p in args.images]
 
 
-def psnr_8bit(reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
-    """Per-image PSNR (dB, peak 255) of the 8-bit images ``decoded`` becomes as PNG, against ``reference``."""
-    from ..images import to_uint8
-    error = to_uint8(decoded).astype(np.float64) - to_uint8(reference).astype(np.float64)
-    mse = np.maximum((error.reshape(len(error), -1) ** 2).mean(axis=1), 1e-10)
-    return 10 * np.log10(255.0 ** 2 / mse)
-
-
 def _sizes(data: bytes, pixels: int, count: int) -> str:
     from ..coding import tae
     header = tae.from_bytes(data)
@@ -76,7 +69,7 @@ def cmd_compress(args) -> int:
     estimate = c.estimated_bits(images)
     print(f"  the model's estimate of the payload: {estimate.sum() / 8:,.1f} bytes (−log₂ p of the rounded code)")
     decoded = codec.decompress(c, data, source=str(out), codec_source=args.model_file)
-    db = psnr_8bit(images, decoded)
+    db = psnr_8bit(decoded, images)
     print(f"  PSNR {db.mean():.2f} dB (mean over the images of per-image values, peak 255, of the 8-bit images "
           f"'tinyae decompress' writes; lowest {db.min():.2f})")
     return 0
@@ -105,7 +98,7 @@ def cmd_decompress(args) -> int:
         if reference.shape != decoded.shape:
             raise CommandError(f"--reference: {len(args.reference)} image(s) of shape {reference.shape[1:]}, but the "
                                f"file holds {n} of {decoded.shape[1:]}")
-        db = psnr_8bit(reference, decoded)
+        db = psnr_8bit(decoded, reference)
         print(f"  PSNR against the reference images: {db.mean():.2f} dB (mean of per-image values, peak 255)")
     print(f"wrote: {len(written)} PNG file(s) into {folder} ({written[0].name} ... {written[-1].name})")
     return 0
