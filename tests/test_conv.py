@@ -10,11 +10,14 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinyae import backend, layers
 from tinyae.checks import conv as conv_checks
 from tinyae.errors import DTypeError, ShapeError
 from tinyae.gradcheck import check_layer
+from tinyae.im2col import col2im, im2col
 
 EXPECTED_MAX_ERROR = 1e-7            # measured worst over tinyae/checks/conv.py: 1e-8
 
@@ -368,3 +371,81 @@ def test_stride_1_input_gradient_as_a_correlation_equals_col2im_eq_C10(c, f, k, 
     layer.forward(x)
     reference = layer.backward(dy)
     np.testing.assert_allclose(fast, reference, rtol=1e-12, atol=1e-12)
+
+
+# --- the fast paths against the plain im2col path ---------------------------------------------------------------
+# The plain path, as a learner writes it from docs/math/conv.md: im2col, one GEMM, the bias added after it
+# (C3, C4); the weight gradient as dy · colsᵀ, the bias gradient as a sum over dy, the input gradient as
+# col2im(Wᵀ dy) (C5–C8); for the transposed convolution, col2im(Wᵀ x) plus the bias, and im2col(dy) (T4–T7).
+# The layers fold the bias into the GEMM (eqs. C4b, C6b) or into col2im's start (T4), order the products
+# differently, reuse buffers and choose the memory order: they must give the same numbers to float32
+# rounding on random configurations.
+
+def plain_conv2d(x, w, b, dy, stride, padding):
+    n, f = x.shape[0], w.shape[0]
+    kernel = w.shape[2:]
+    cols = im2col(x, kernel, stride, padding)                                 # (C·kh·kw, N·OH·OW)  eq. C3
+    oh, ow = dy.shape[2:]
+    y = (w.reshape(f, -1) @ cols).reshape(f, n, oh, ow).transpose(1, 0, 2, 3) + b.reshape(1, f, 1, 1)   # eq. C4
+    dy_mat = dy.transpose(1, 0, 2, 3).reshape(f, -1)                          # (F, N·OH·OW)
+    dw = (dy_mat @ cols.T).reshape(w.shape)                                   # eq. C5
+    db = dy.sum(axis=(0, 2, 3))                                               # eq. C6
+    dx = col2im(w.reshape(f, -1).T @ dy_mat, x.shape, kernel, stride, padding)                         # eqs. C7, C8
+    return y, dw, db, dx
+
+
+def plain_conv_transpose2d(x, w, b, dy, stride, padding, y_shape):
+    n, c, h, wd = x.shape
+    o, kernel = w.shape[1], w.shape[2:]
+    x_mat = x.transpose(1, 0, 2, 3).reshape(c, -1)                            # (C, N·H·W)
+    y = col2im(w.reshape(c, -1).T @ x_mat, y_shape, kernel, stride, padding) + b.reshape(1, o, 1, 1)    # eq. T4
+    dcols = im2col(dy, kernel, stride, padding)                               # (O·kh·kw, N·H·W)    eq. T5
+    dw = (x_mat @ dcols.T).reshape(w.shape)                                   # eq. T5
+    db = dy.sum(axis=(0, 2, 3))                                               # eq. T7
+    dx = (w.reshape(c, -1) @ dcols).reshape(c, n, h, wd).transpose(1, 0, 2, 3)                        # eq. T6
+    return y, dw, db, dx
+
+
+def _assert_layer_equals_plain(layer, x, plain, rng):
+    """One forward and backward of ``layer`` in float32 against ``plain(x, W, b, dy, y_shape)``: y, dW, db, dx
+    agree to float32 rounding (2e-5 of the largest value)."""
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape, dtype=np.float32)
+    dx = layer.backward(dy)
+    for ours, ref, what in zip((y, layer.W.grad, layer.b.grad, dx), plain(x, layer.W.data, layer.b.data, dy, y.shape),
+                               ("y", "dW", "db", "dx")):
+        assert ours.dtype == np.float32, what
+        scale = float(np.abs(ref).max()) or 1.0
+        np.testing.assert_allclose(_np(ours), ref, rtol=0, atol=2e-5 * scale, err_msg=f"{what}: ours vs plain im2col")
+
+
+def _pairs(low, high):
+    return st.tuples(st.integers(low, high), st.integers(low, high))
+
+
+RANDOM_LAYER = dict(k=_pairs(1, 4), s=_pairs(1, 3), channels=_pairs(1, 5),
+                    batch_last=st.sampled_from([None, False, True]), seed=st.integers(0, 2**16))
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=_pairs(0, 2), extra=_pairs(0, 6), **RANDOM_LAYER)
+def test_conv2d_fast_paths_equal_the_plain_im2col_path_in_float32_eqs_C4b_C6b(k, s, p, extra, channels, batch_last,
+                                                                               seed):
+    rng = np.random.default_rng(seed)
+    (c, f), n = channels, 3
+    shape = (n, c, max(1, k[0] - 2 * p[0]) + extra[0], max(1, k[1] - 2 * p[1]) + extra[1])
+    layer = make_conv(c, f, k, s, p, rng, batch_last=batch_last)
+    _assert_layer_equals_plain(layer, rng.standard_normal(shape, dtype=np.float32),
+                               lambda x, w, b, dy, _: plain_conv2d(x, w, b, dy, s, p), rng)
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=_pairs(0, 1), hw=_pairs(1, 6), **RANDOM_LAYER)
+def test_conv_transpose2d_fast_paths_equal_the_plain_im2col_path_in_float32_eq_T4(k, s, p, hw, channels, batch_last,
+                                                                                  seed):
+    rng = np.random.default_rng(seed)
+    (c, o), n = channels, 3
+    p = (min(p[0], (k[0] - 1) // 2), min(p[1], (k[1] - 1) // 2))               # an output of at least one pixel
+    layer = make_conv_t(c, o, k, s, p, 0, rng, batch_last=batch_last)
+    _assert_layer_equals_plain(layer, rng.standard_normal((n, c, *hw), dtype=np.float32),
+                               lambda x, w, b, dy, y_shape: plain_conv_transpose2d(x, w, b, dy, s, p, y_shape), rng)

@@ -270,3 +270,18 @@ def test_pair_accepts_an_int_or_an_h_w_pair_only():
             pair(bad, "kernel_size")
     with pytest.raises(ValueError, match=r"stride must be ≥ 1, got \(1, 0\)"):
         pair((1, 0), "stride")
+
+
+@pytest.mark.parametrize("batch_last", [False, True])
+def test_ones_row_appends_the_bias_input_and_start_is_the_sum_before_any_column_eqs_C4b_T4(batch_last, float64):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 5, 6))
+    plain = im2col(x, 3, 2, 1, batch_last=batch_last)
+    with_ones = im2col(x, 3, 2, 1, batch_last=batch_last, ones_row=True)
+    assert with_ones.shape == (plain.shape[0] + 1, plain.shape[1])
+    np.testing.assert_array_equal(with_ones[:-1], plain)
+    np.testing.assert_array_equal(with_ones[-1], 1.0)
+    start = rng.standard_normal(3)
+    summed = col2im(plain, x.shape, 3, 2, 1, batch_last=batch_last, start=start)
+    np.testing.assert_allclose(summed, col2im(plain, x.shape, 3, 2, 1, batch_last=batch_last)
+                               + start.reshape(1, 3, 1, 1), rtol=1e-15, atol=1e-15)

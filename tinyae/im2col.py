@@ -244,7 +244,8 @@ def _taps(i, j, dilation, stride, out_hw):
 # --- im2col / col2im -----------------------------------------------------------------------------
 
 
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, batch_last: bool = False, workspace=None):
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, batch_last: bool = False, workspace=None,
+           ones_row: bool = False):
     """The receptive fields of ``x`` as columns (eq. C3).
 
     Parameters
@@ -253,11 +254,14 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, batch_last: bool 
     kernel_size, stride, padding, dilation : int or (h, w).
     batch_last : memory order of the columns (see the module doc).
     workspace : optional dict kept by the caller; buffers are reused from it (see the module doc).
+    ones_row : append one row of ones, the constant input that the bias multiplies (eq. C4b), so that
+        one matrix product gives the output with its bias and the weight gradient with the bias's.
 
     Returns
     -------
     cols : (C·kh·kw, N·OH·OW) array, rows ordered (c, i, j) and columns (n, oh, ow);
         with ``batch_last`` the columns are ordered (oh, ow, n). OH, OW from eq. C1.
+        With ``ones_row``, (C·kh·kw + 1, N·OH·OW), the last row all ones.
 
     Notes
     -----
@@ -276,23 +280,28 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, batch_last: bool 
         shape = (c, hp, wp, n) if batch_last else (c, n, hp, wp)
         padded = _batch_axis_view(buffer(xp, workspace, "padded", shape, x.dtype, zero=True), batch_last)
         padded[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)       # (C, N, Hp, Wp)
-    cols2d = buffer(xp, workspace, "cols", (c * kh * kw, n * oh * ow), x.dtype)
-    cols = _cols_view(cols2d, c, kh, kw, n, oh, ow, batch_last)             # [c, i, j, n, oh, ow]
+    rows_total = c * kh * kw + int(ones_row)
+    cols2d = buffer(xp, workspace, "cols", (rows_total, n * oh * ow), x.dtype)
+    cols = _cols_view(cols2d[:c * kh * kw], c, kh, kw, n, oh, ow, batch_last)   # [c, i, j, n, oh, ow]
     for i in range(kh):                                     # the only loop: kernel offsets
         for j in range(kw):
             rows, columns = _taps(i, j, (dh, dw), (sh, sw), (oh, ow))
             cols[:, i, j] = padded[:, :, rows, columns]     # (C, N, OH, OW)   eq. C3
+    if ones_row:
+        cols2d[-1] = 1                                      # the bias's input   eq. C4b
     return cols2d
 
 
 def col2im(cols2d, image_shape, kernel_size, stride=1, padding=0, dilation=1, *, batch_last: bool = False,
-           workspace=None):
+           workspace=None, start=None):
     """The adjoint of ``im2col`` (eq. C9): every column entry added back onto its pixel (eq. C8).
 
     Parameters
     ----------
     cols2d : (C·kh·kw, N·OH·OW) array in the order ``im2col`` makes for ``batch_last``.
     image_shape : (N, C, H, W), the shape of the image the columns belong to.
+    start : optional (C,) values every pixel of channel c starts from instead of 0: a transposed
+        convolution's bias, added by the same pass that zeroes the sum (eq. T4).
 
     Returns
     -------
@@ -310,10 +319,10 @@ def col2im(cols2d, image_shape, kernel_size, stride=1, padding=0, dilation=1, *,
                          f"{tuple(image_shape)}: expected {(c * kh * kw, n * oh * ow)}")
     hp, wp = h + 2 * ph, w + 2 * pw
     if batch_last:                                          # a new buffer: the image returned is a view of it
-        padded = _batch_axis_view(xp.zeros((c, hp, wp, n), dtype=cols2d.dtype), True)
+        padded = _batch_axis_view(xp.empty((c, hp, wp, n), dtype=cols2d.dtype), True)
     else:
         padded = buffer(xp, workspace, "padded_sum", (c, n, hp, wp), cols2d.dtype)
-        padded[...] = 0                                     # (C, N, Hp, Wp)
+    padded[...] = 0 if start is None else start.reshape(c, 1, 1, 1)        # (C, N, Hp, Wp)
     cols = _cols_view(cols2d, c, kh, kw, n, oh, ow, batch_last)             # [c, i, j, n, oh, ow]
     for i in range(kh):
         for j in range(kw):
