@@ -1,4 +1,4 @@
-"""MaxPool2d, AvgPool2d and Upsample2d against the equations of docs/math/pooling.md (P1–P8): output size,
+"""MaxPool2d, AvgPool2d and Upsample2d against the equations of docs/math/pooling.md (P1–P10): output size,
 forward and backward against loop references and PyTorch, the tie rule of max pooling, the adjoint
 identity of upsampling, shape errors and the gradient checks.
 
@@ -139,6 +139,23 @@ def test_maxpool_random_shapes_and_ties_equal_the_loop_reference_eqs_P1_P4(kh, k
     np.testing.assert_array_equal(y, y_ref, err_msg="ours vs reference (forward)")
     np.testing.assert_allclose(layer.backward(dy), backward_ref(dy), rtol=1e-14, atol=1e-14,
                                err_msg="ours vs reference (backward)")
+
+
+@settings(max_examples=40, deadline=None)
+@given(kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 4), sw=st.integers(1, 4),
+       extra_h=st.integers(0, 5), extra_w=st.integers(0, 5), ties=st.booleans(), seed=st.integers(0, 2**16))
+def test_maxpool_after_relu_equals_the_loop_reference_of_relu_then_pool_eqs_P9_P10(kh, kw, sh, sw, extra_h, extra_w,
+                                                                                  ties, seed):
+    rng = np.random.default_rng(seed)
+    shape = (2, 2, kh + extra_h, kw + extra_w)
+    x = rng.integers(-2, 3, shape).astype(float) if ties else rng.standard_normal(shape)  # windows of ties, all ≤ 0
+    layer = layers.MaxPool2d((kh, kw), (sh, sw))
+    y_ref, backward_ref = reference_maxpool(np.maximum(x, 0), (kh, kw), (sh, sw))
+    y = layer.forward_after_relu(x)
+    dy = rng.standard_normal(y.shape)
+    np.testing.assert_array_equal(y, y_ref, err_msg="max(0, window) vs the reference of MaxPool2d(ReLU(x))")
+    np.testing.assert_allclose(layer.backward(dy), backward_ref(dy) * (x > 0), rtol=1e-14, atol=1e-14,
+                               err_msg="ours vs the reference, times the ReLU's derivative (eq. P10)")
 
 
 @pytest.mark.parametrize("kernel, stride, shape", CONFIGS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyae import layers, losses, models
+from tinyae import backend, layers, losses, models
 from tinyae.errors import ShapeError
 
 
@@ -67,6 +67,74 @@ def test_backward_without_input_grad_skips_the_leading_layers_and_gives_the_same
     assert first.asked_input_grad is False                     # and the first Dense computes no dx
     for name, p in model.named_parameters().items():
         np.testing.assert_array_equal(p.grad, full[name])
+
+
+# --- a ReLU directly before a MaxPool2d runs inside the pool (eqs. P9–P10) ------------------------------------
+
+def _relu_pool_chain(rng, kernel, stride):
+    return layers.Sequential(layers.Conv2d(2, 3, 3, padding=1, rng=rng), layers.ReLU(),
+                             layers.MaxPool2d(kernel, stride), layers.Conv2d(3, 2, 1, rng=rng), layers.ReLU(),
+                             layers.MaxPool2d(2))
+
+
+def _forward_backward(model, x, dy_seed):
+    y = model.forward(x)
+    dy = np.random.default_rng(dy_seed).standard_normal(y.shape).astype(y.dtype)
+    model.zero_grad()
+    dx = model.backward(dy)
+    return y, dx, {name: p.grad.copy() for name, p in model.params.items()}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kernel, stride, size", [(2, None, 8), (3, 2, 9), (2, 1, 7), ((2, 3), (1, 2), 9)])
+def test_relu_before_max_pool_runs_as_one_pass_equal_to_the_two_layers_bit_for_bit_eq_P10(kernel, stride, size,
+                                                                                          dtype, monkeypatch):
+    rng = np.random.default_rng(3)
+    with backend.default_dtype(dtype):
+        model = _relu_pool_chain(rng, kernel, stride)
+    x = rng.standard_normal((4, 2, size, size)).astype(dtype)
+    x[0] = -np.abs(x[0])                          # an image whose first windows are all negative: no winner
+    fused = _forward_backward(model, x, 1)
+    monkeypatch.setattr(layers.Sequential, "fuse_relu_max_pool", False)
+    separate = _forward_backward(model, x, 1)
+    np.testing.assert_array_equal(fused[0], separate[0], err_msg="forward: one pass vs ReLU then MaxPool2d")
+    np.testing.assert_array_equal(fused[1], separate[1], err_msg="input gradient")
+    for name in separate[2]:
+        np.testing.assert_array_equal(fused[2][name], separate[2][name], err_msg=f"gradient of {name}")
+
+
+def test_the_fused_relu_is_skipped_and_other_activations_or_pools_are_not_fused(monkeypatch):
+    rng = np.random.default_rng(0)
+    model = _relu_pool_chain(rng, 2, None)
+    calls = []
+    for layer in model.layers:
+        for method in ("forward", "backward"):
+            original = getattr(layer, method)
+            monkeypatch.setattr(layer, method, lambda *a, _f=original, _n=(type(layer).__name__, method), **k:
+                                (calls.append(_n), _f(*a, **k))[1])
+    model.backward(np.ones_like(model.forward(np.ones((1, 2, 8, 8), np.float32))), input_grad=False)
+    assert ("ReLU", "forward") not in calls and ("ReLU", "backward") not in calls
+    assert calls.count(("MaxPool2d", "backward")) == 2
+    assert layers.Sequential(layers.ReLU(), layers.AvgPool2d(2))._relus_taken_by_max_pool() == set()
+    assert layers.Sequential(layers.LeakyReLU(), layers.MaxPool2d(2))._relus_taken_by_max_pool() == set()
+    assert layers.Sequential(layers.MaxPool2d(2), layers.ReLU())._relus_taken_by_max_pool() == set()
+
+
+def test_the_conv_model_gives_the_same_gradients_with_and_without_the_one_pass(monkeypatch):
+    model = models.build("conv", seed=0)
+    x = np.random.default_rng(0).random((8, 1, 28, 28), dtype=np.float32)
+
+    def grads():
+        loss = losses.MSE()
+        model.zero_grad()
+        loss.forward(model.forward(x), x)
+        model.backward(loss.backward(), input_grad=False)
+        return {name: p.grad.copy() for name, p in model.named_parameters().items()}
+
+    fused = grads()
+    monkeypatch.setattr(layers.Sequential, "fuse_relu_max_pool", False)
+    for name, grad in grads().items():
+        np.testing.assert_array_equal(fused[name], grad, err_msg=name)
 
 
 def test_runtime_shape_error_names_the_layer_by_position():

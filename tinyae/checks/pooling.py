@@ -26,7 +26,7 @@ def _pool_case(name, make, shape, seed):
     @case(name)
     def _run():
         rng = np.random.default_rng(seed)
-        return gradcheck.check_layer(make(), distinct_values(rng, shape))
+        return gradcheck.check_layer(make(), distinct_values(rng, shape) + 0.05)
     return _run
 
 
@@ -35,6 +35,12 @@ _pool_case("MaxPool2d(3, stride=2) overlapping, 7×7", lambda: layers.MaxPool2d(
 _pool_case("MaxPool2d((2, 3)) non-square, 7×8 cropped", lambda: layers.MaxPool2d((2, 3)), (2, 2, 7, 8), 22)
 _pool_case("MaxPool2d((3, 2), stride=(1, 2)) on 5×7", lambda: layers.MaxPool2d((3, 2), stride=(1, 2)), (1, 2, 5, 7), 23)
 _pool_case("MaxPool2d(2) on odd 5×7", lambda: layers.MaxPool2d(2), (2, 2, 5, 7), 24)
+# A ReLU directly before a MaxPool2d runs inside the pool (eqs. P9–P10): the inputs are shifted by half the gap
+# so that none lies within 0.05 of the ReLU's kink at 0 either.
+_pool_case("ReLU → MaxPool2d(2) as one pass in a Sequential", lambda: layers.Sequential(
+    layers.ReLU(), layers.MaxPool2d(2)), (2, 3, 6, 6), 30)
+_pool_case("ReLU → MaxPool2d(3, stride=2) overlapping, one pass", lambda: layers.Sequential(
+    layers.ReLU(), layers.MaxPool2d(3, stride=2)), (2, 2, 7, 7), 31)
 _pool_case("AvgPool2d(2) on 6×6", lambda: layers.AvgPool2d(2), (2, 3, 6, 6), 25)
 _pool_case("AvgPool2d(3, stride=2) overlapping, 7×7", lambda: layers.AvgPool2d(3, stride=2), (2, 2, 7, 7), 26)
 _pool_case("AvgPool2d((2, 3)) non-square, 5×7 cropped", lambda: layers.AvgPool2d((2, 3)), (2, 2, 5, 7), 27)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from ..errors import ShapeError
+from .activations import ReLU
 from .base import Layer, format_shape
+from .pooling import MaxPool2d
 
 
 class Sequential(Layer):
@@ -11,9 +13,15 @@ class Sequential(Layer):
     ``input_shape`` (without the batch axis, e.g. (1, 28, 28)) lets the model check
     when it is built that its layers fit together, and lets ``summary()`` show shapes.
     ``penalty`` is the sum of its layers' penalties after a forward.
+
+    A ReLU directly followed by a MaxPool2d runs as one pass: the pool computes
+    max(0, window) on the ReLU's input and the ReLU's own forward and backward are
+    skipped (eqs. P9–P10: the result and the gradients are the same, bit for bit).
+    ``fuse_relu_max_pool = False`` (on the class or on one model) runs every layer on its own.
     """
 
     is_chain = True
+    fuse_relu_max_pool = True
 
     def __init__(self, *layers: Layer, input_shape: tuple | None = None):
         super().__init__()
@@ -29,13 +37,22 @@ class Sequential(Layer):
             for name, p in layer.params.items():
                 self.params[f"{i}.{name}"] = p
         self._first_param_layer = next((i for i, l in enumerate(self.layers) if l.params), len(self.layers))
+        self._skipped = set()         # the ReLUs the last forward skipped (eq. P9)
         self.shapes()   # fails now, naming both layers, if they do not fit together
 
     # --- forward and backward -------------------------------------------------
     def forward(self, x):
-        for layer in self.layers:
-            x = layer.forward(x)
+        self._skipped = self._relus_taken_by_max_pool() if self.fuse_relu_max_pool else set()
+        for i, layer in enumerate(self.layers):
+            if i in self._skipped:                          # the MaxPool2d after it does its work  eq. P9
+                continue
+            x = layer.forward_after_relu(x) if i - 1 in self._skipped else layer.forward(x)
         return x
+
+    def _relus_taken_by_max_pool(self) -> set:
+        """The indices of the ReLUs directly followed by a MaxPool2d (eq. P9)."""
+        return {i for i in range(len(self.layers) - 1)
+                if type(self.layers[i]) is ReLU and type(self.layers[i + 1]) is MaxPool2d}
 
     def backward(self, dy, input_grad: bool = True):
         """Backpropagate ``dy`` through every layer; returns dx (None if ``input_grad`` is False).
@@ -44,10 +61,14 @@ class Sequential(Layer):
         with parameters are skipped and that layer does not compute its input gradient.
         """
         stop = 0 if input_grad else self._first_param_layer
-        for layer in reversed(self.layers[stop + 1:]):
-            dy = layer.backward(dy)
+        skipped = self._skipped                             # the ReLUs the forward left to a MaxPool2d
+        for i in range(len(self.layers) - 1, stop, -1):
+            if i not in skipped:                            # the pool's gradient is the pair's  eq. P10
+                dy = self.layers[i].backward(dy)
         if stop >= len(self.layers):
             return None
+        if stop in skipped:
+            return dy
         return self.layers[stop].backward(dy) if input_grad else self.layers[stop].backward(dy, input_grad=False)
 
     @property

@@ -1,6 +1,6 @@
 """Pooling and upsampling of images (N, C, H, W): MaxPool2d, AvgPool2d, Upsample2d.
 
-Equations P1–P8 are derived in docs/math/pooling.md.
+Equations P1–P10 are derived in docs/math/pooling.md.
 
 No padding, no dilation, and PyTorch's output size (ceil_mode=False)::
 
@@ -19,10 +19,14 @@ took 29 ms, a transposed copy plus ``argmax`` 9.5 ms, the offset loop with its a
 1.6 ms (PyTorch's max_pool2d with indices, 2 threads: 4.3 ms).
 
 Max-pool backward. Forward stores the arg-max of every window as one small integer
-k = i·kw + j (uint8 for windows up to 256 entries): a quarter of the output's bytes in
-float32. Backward writes ``dy · [arg == k]`` into slice k of dx, one offset at a time
-(eq. P4). For non-overlapping windows (stride ≥ kernel) this is a plain write into
-disjoint slices; for overlapping windows the slices overlap and the writes add (+=).
+k + 1 for entry k = i·kw + j (uint8 for windows of up to 255 entries): a quarter of the
+output's bytes in float32. Backward writes ``dy · [arg == k + 1]`` into slice k of dx, one
+offset at a time (eq. P4). For non-overlapping windows (stride ≥ kernel) this is a plain
+write into disjoint slices; for overlapping windows the slices overlap and the writes
+add (+=). The 0 left free means "no winner": ``forward_after_relu`` computes
+MaxPool2d(ReLU(x)) as max(0, window) in one pass (eq. P9) and stores 0 where the whole
+window is ≤ 0, so backward sends nothing there, which is the ReLU's backward (eq. P10).
+`Sequential` uses it for every ReLU directly followed by a MaxPool2d.
 """
 from __future__ import annotations
 
@@ -154,24 +158,43 @@ class MaxPool2d(_Pool2d):
 
     def __init__(self, kernel_size, stride=None):
         super().__init__(kernel_size, stride)
-        self._arg = None
+        self._arg = None              # the winner of each window: k + 1, or 0 for none (eq. P9)
 
     def forward(self, x):                                   # x: (N, C, H, W)
+        return self._max(x, after_relu=False)
+
+    def forward_after_relu(self, x):                        # x: (N, C, H, W), before the ReLU
+        """MaxPool2d(ReLU(x)) in one pass over x, as max(0, entries of the window) (eq. P9).
+
+        `Sequential` calls it for a ReLU directly followed by a MaxPool2d and skips the
+        ReLU: the pair costs one pass instead of three, and ``backward`` gives the gradient
+        with respect to x, the ReLU's input, equal to the two layers' gradient (eq. P10).
+        """
+        return self._max(x, after_relu=True)
+
+    def _max(self, x, after_relu: bool):
         x, (oh, ow) = self._start(x)
         xp = backend.xp
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        y = _window(x, 0, 0, oh, ow, sh, sw).copy(order="K")  # (N, C, OH, OW)  running max, starts at entry 0
-        index_dtype = xp.uint8 if kh * kw <= 256 else xp.int32
-        arg = xp.zeros_like(y, dtype=index_dtype)           # (N, C, OH, OW)  k = i·kw + j of the winner
-        beats = xp.empty_like(y, dtype=bool)                # (N, C, OH, OW)
-        step = xp.empty_like(y, dtype=index_dtype)          # (N, C, OH, OW)
-        for k in range(1, kh * kw):                         # entry 0 is the first candidate
+        index_dtype = xp.uint8 if kh * kw < 256 else xp.int32
+        # the winner's number is stored as k + 1 for entry k = i·kw + j, and 0 for "no winner" (eq. P9)
+        first = _window(x, 0, 0, oh, ow, sh, sw)            # (N, C, OH, OW)  view
+        beats = xp.empty_like(first, dtype=bool)            # (N, C, OH, OW)  in x's memory order
+        if after_relu:                                      # the running max starts at 0: max(0, …)  eq. P9
+            y = xp.maximum(first, 0)                        # (N, C, OH, OW), in x's memory order
+            xp.greater(first, 0, out=beats)                 # entry 0 wins where it is > 0
+            arg = beats.astype(index_dtype)                 # 1 there, 0 ("no winner") elsewhere
+        else:
+            y = first.copy(order="K")                       # running max, starts at entry 0
+            arg = xp.ones_like(first, dtype=index_dtype)    # entry 0 (stored as 1) is the first candidate
+        step = xp.empty_like(arg)                           # (N, C, OH, OW)
+        for k in range(1, kh * kw):
             i, j = divmod(k, kw)
             entry = _window(x, i, j, oh, ow, sh, sw)        # (N, C, OH, OW)  view
             xp.greater(entry, y, out=beats)                 # strictly: on a tie the earlier entry stays  eq. P3
             xp.maximum(y, entry, out=y)                     # eq. P2
-            # k grows along the loop, so max(arg, k·beats) sets arg = k exactly where entry k beats the rest
-            xp.multiply(beats.view(xp.uint8), k, out=step, dtype=index_dtype)
+            # k grows along the loop, so max(arg, (k+1)·beats) sets arg = k + 1 where entry k beats the rest
+            xp.multiply(beats.view(xp.uint8), k + 1, out=step, dtype=index_dtype)
             xp.maximum(arg, step, out=arg)                  # eq. P3
         self._arg = arg
         return y
@@ -187,7 +210,7 @@ class MaxPool2d(_Pool2d):
         for i in range(kh):
             for j in range(kw):
                 slot = _window(dx, i, j, oh, ow, sh, sw)    # (N, C, OH, OW)  view into dx
-                routed = (arg == i * kw + j).view(xp.uint8)  # (N, C, OH, OW)  1 where (i, j) won the window
+                routed = (arg == i * kw + j + 1).view(xp.uint8)  # (N, C, OH, OW)  1 where (i, j) won
                 if overlapping:
                     slot += dy * routed                     # eq. P4 (windows share entries: contributions add)
                 else:
