@@ -209,8 +209,8 @@ def fit(model, x, y=None, *, loss=None, optimizer: Optimizer | None = None, epoc
                    unit="batch", dynamic_ncols=True)
         running, running_penalty, seen = 0.0, 0.0, 0
         for i, idx in enumerate(epoch_batches):
-            xb = backend.asarray(x[idx], dtype=dtype)
-            yb = xb if y is None else _target_batch(y[idx], loss, dtype)
+            xb = backend.asarray(_rows(x, idx, rng is None), dtype=dtype)
+            yb = xb if y is None else _target_batch(_rows(y, idx, rng is None), loss, dtype)
             saved_buffers = _snapshot_buffers(buffered) if buffered else None
             value = loss.forward(model.forward(xb), yb)
             penalty = model.penalty
@@ -313,6 +313,12 @@ def _check_targets(y, loss, what: str) -> None:
     if dtype is None or getattr(y, "ndim", 0) not in (1, 2) or dtype.kind not in "uif":
         raise DTypeError(f"{what}: the {loss.label} loss takes class labels (N,) of whole numbers (or one-hot rows "
                          f"(N, K)), got {type(y).__name__} {getattr(y, 'dtype', '')} {getattr(y, 'shape', '')}")
+
+
+def _rows(a, idx, in_order: bool):
+    """The rows ``idx`` of ``a``: a view when the batches are in order (``shuffle=False``), where each batch is a
+    run of consecutive rows, else a copy. The layers never write into their input, so a view is safe."""
+    return a[int(idx[0]):int(idx[0]) + len(idx)] if in_order else a[idx]
 
 
 def _target_batch(y, loss, dtype):
