@@ -12,9 +12,9 @@ makes both frameworks see the same drift, where whole epochs one after the other
 not. A framework's seconds per epoch are the sum of its turns: the same batches in the
 same order as one ``fit`` epoch (tinyae trains with ``fit`` itself, on each part in
 turn). ``--rounds`` epochs each; the figure is the median. Peak memory is the child's
-peak resident set size minus its resident size just before training (data already
-loaded), so it counts what the training itself needs: activations, gradients, optimizer
-state, buffers.
+peak resident set size during training (the peak is reset once the data are loaded)
+minus its resident size just before training, so it counts what the training itself
+needs: activations, gradients, optimizer state, buffers.
 
 GPU (``--gpu``): the same turn-taking epochs with tinyae on its CuPy backend and PyTorch
 on CUDA, each waiting for its GPU before a turn's clock stops; memory is then the peak
@@ -23,7 +23,9 @@ allocator). The per-layer table is CPU-only.
 
 Layers: each layer of the model at its input shape, forward then backward (input
 gradient only where training needs it), tinyae and PyTorch back to back, minimum over
-the repetitions. The sum shows where an epoch's time goes.
+the repetitions. The sum shows where an epoch's time goes. As in training, a ReLU
+directly before a MaxPool2d runs inside the pool (docs/math/pooling.md, eqs. P9–P10): its
+row shows 0 ms for tinyae, and the pool's row the pass that does both.
 """
 from __future__ import annotations
 
@@ -128,14 +130,23 @@ def epoch_taking_turns(frameworks: list[str], seed: int, chunks: int, gpu: bool 
 # --- per-layer times ------------------------------------------------------------------------------
 
 def layer_table(torch, repeats: int):
-    from tinyae import models
+    from tinyae import layers, models
     model = models.build("conv", seed=0)
     rng = np.random.default_rng(0)
     x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
     tlayers = list(torch_conv_model(torch)) if torch else None
+    fused = {i for i in range(len(model.layers) - 1) if layers.Sequential.fuse_relu_max_pool
+             and type(model.layers[i]) is layers.ReLU and type(model.layers[i + 1]) is layers.MaxPool2d}
     rows, totals = [], np.zeros(4)
+    relu_input = None
     for i, layer in enumerate(model.layers):
-        y = layer.forward(x)
+        if i in fused:                                      # as in training: the next MaxPool2d does its work
+            relu_input = x
+        if i - 1 in fused:                                  # the pool computes max(0, window) (eq. P9)
+            x, forward = relu_input, layer.forward_after_relu
+        else:
+            forward = layer.forward
+        y = forward(x)
         dy = in_memory_order_of(y, rng.standard_normal(y.shape, dtype=np.float32))   # as in training
         need_dx = i > 0
         backward = (lambda: layer.backward(dy)) if need_dx or not layer.params else \
@@ -146,8 +157,10 @@ def layer_table(torch, repeats: int):
             tx = torch.from_numpy(x.copy()).requires_grad_(need_dx)
             tdy = torch.from_numpy(dy)
         for _ in range(repeats):
-            start = time.perf_counter(); layer.forward(x); ours_f.append(time.perf_counter() - start)
+            start = time.perf_counter(); forward(x); ours_f.append(time.perf_counter() - start)
             start = time.perf_counter(); backward(); ours_b.append(time.perf_counter() - start)
+            if i in fused:                                  # not run in training
+                ours_f[-1] = ours_b[-1] = 0.0
             if torch:
                 start = time.perf_counter(); ty = tl(tx); theirs_f.append(time.perf_counter() - start)
                 if ty.requires_grad:
@@ -161,7 +174,9 @@ def layer_table(torch, repeats: int):
         totals += np.nan_to_num(times)
         ms = [f"{1e3 * t:.2f}" for t in times]
         ratio = f"{(times[0] + times[1]) / (times[2] + times[3]):.2f}" if torch else "-"
-        rows.append((f"{i} {type(layer).__name__}", str(tuple(y.shape)), *ms, ratio))
+        name = f"{i} {type(layer).__name__}" + (" (in the pool)" if i in fused else
+                                                 " (after ReLU)" if i - 1 in fused else "")
+        rows.append((name, str(tuple(y.shape)), *ms, ratio))
         x = y
     ratio = f"{(totals[0] + totals[1]) / (totals[2] + totals[3]):.2f}" if torch else "-"
     rows.append(("total per batch", "", *[f"{1e3 * t:.2f}" for t in totals], ratio))

@@ -1,13 +1,19 @@
 """Seconds per training epoch of the `dense` and `deep` models on MNIST, batch 256, float32.
 
-    TINYAE_DATA_DIR=../shared/data python benchmarks/dense.py [--epochs 3]
+    TINYAE_DATA_DIR=../shared/data python benchmarks/dense.py [--epochs 3] [--chunks 10]
 
 Prints, for each model: tinyae's seconds per epoch (median over the timed epochs),
 the share of the epoch that the model's matrix products would take at this
 machine's measured float32 GEMM rate, and — when PyTorch is importable — the same
-model in PyTorch CPU (2 threads, float32, same batch, Adam lr 1e-3) timed in the
-same run, epochs interleaved with tinyae's so that both see the same machine load,
-and the ratio tinyae / PyTorch (below 1: tinyae is faster).
+model in PyTorch CPU (2 threads, float32, same batches, Adam lr 1e-3) and the ratio
+tinyae / PyTorch (below 1: tinyae is faster).
+
+Epochs take turns as in benchmarks/conv.py (benchmarks/turns.py): each framework trains in
+a child process of its own, and the two run 1/``--chunks`` of their epoch at a time, in
+the order A B B A A B ...; a framework's epoch is the sum of its turns. An epoch here
+lasts about a second, and this machine's speed drifts by 20 % and more within seconds:
+whole epochs one after the other gave ratios from 0.86 to 1.30 for the same code.
+Each child first trains four batches untimed (first-call costs: thread pools, buffers).
 """
 from __future__ import annotations
 
@@ -15,7 +21,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -26,6 +31,7 @@ import tinyae  # noqa: E402
 from tinyae import datasets, losses, models, optim  # noqa: E402
 
 from common import gemm_rate, machine_line, print_table, torch_or_none  # noqa: E402
+from turns import Trainer, Turns, child_main, epoch_chunks  # noqa: E402
 
 SIZES = {"dense": [784, 256, 784], "deep": [784, 128, 32, 128, 784]}
 
@@ -38,10 +44,21 @@ def gemm_flops_per_epoch(sizes, n_samples: int) -> float:
     return per_sample * n_samples
 
 
-def tinyae_epoch(model, x, batch_size, seed):
-    """One epoch of the real training loop, tinyae.fit (its checks included), without the progress bar."""
-    tinyae.fit(model, x, loss=losses.MSE(), optimizer=model._bench_opt, epochs=1, batch_size=batch_size,
-               seed=seed, verbose=0)
+class TinyaeTrainer(Trainer):
+    """tinyae.fit (its checks included, no progress bar) on each chunk of one shuffled epoch in turn."""
+
+    def __init__(self, name, x, parts, batch_size):
+        self.model = models.build(name, seed=0)
+        self.opt = optim.Adam(self.model.parameters(), lr=1e-3)
+        self.parts, self.batch_size = [x[idx] for idx in parts], batch_size     # gathered before the clock
+        self._fit(x[:4 * batch_size])                                         # untimed warm-up
+
+    def _fit(self, xs):
+        tinyae.fit(self.model, xs, loss=losses.MSE(), optimizer=self.opt, epochs=1, batch_size=self.batch_size,
+                   shuffle=False, verbose=0)
+
+    def next_chunk(self):
+        self._fit(self.parts.pop(0))
 
 
 def torch_model(torch, sizes):
@@ -52,61 +69,84 @@ def torch_model(torch, sizes):
     return torch.nn.Sequential(*layers)
 
 
-def torch_epoch(torch, model, x, batch_size, rng):
-    opt, mse = model._bench_opt, torch.nn.functional.mse_loss
-    for idx in tinyae.train.batches(len(x), batch_size, rng):
-        xb = x[torch.from_numpy(idx)]
-        opt.zero_grad(set_to_none=True)
-        loss = mse(model(xb), xb.reshape(len(idx), -1))
-        loss.backward()
-        opt.step()
+class TorchTrainer(Trainer):
+    """The same batches in PyTorch: the same loop as ``fit``, by hand."""
+
+    def __init__(self, name, x, parts, batch_size):
+        self.torch = torch = torch_or_none(2)
+        self.model = torch_model(torch, SIZES[name])
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.parts, self.batch_size = [torch.from_numpy(x[idx]) for idx in parts], batch_size
+        self._train(torch.from_numpy(x[:4 * batch_size]))                     # untimed warm-up
+
+    def _train(self, xs):
+        mse = self.torch.nn.functional.mse_loss
+        for start in range(0, len(xs), self.batch_size):
+            xb = xs[start:start + self.batch_size]
+            self.opt.zero_grad(set_to_none=True)
+            loss = mse(self.model(xb), xb.reshape(len(xb), -1))
+            loss.backward()
+            self.opt.step()
+
+    def next_chunk(self):
+        self._train(self.parts.pop(0))
+
+
+def make_trainer(framework: str, name: str, seed: int, chunks: int, batch_size: int):
+    x = np.array(datasets.mnist("train")[0])         # a writable copy (the loader's arrays are read-only)
+    parts = epoch_chunks(len(x), batch_size, seed, chunks)
+    return (TinyaeTrainer if framework == "tinyae" else TorchTrainer)(name, x, parts, batch_size)
+
+
+def epoch_taking_turns(frameworks, name, seed, chunks, batch_size) -> dict:
+    """One epoch of model ``name`` per framework, the children taking turns (benchmarks/turns.py)."""
+    turns = Turns(__file__, frameworks, ["--model", name, "--seed", str(seed), "--chunks", str(chunks),
+                                         "--batch-size", str(batch_size)])
+    for k in range(chunks):
+        turns.step(k)
+    turns.close()
+    return dict(turns.seconds)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per framework (after one warm-up)")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per framework and model (default 3)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--models", nargs="*", default=["dense", "deep"])
+    parser.add_argument("--chunks", type=int, default=10,
+                        help="turns per epoch: each child trains 1/CHUNKS of its epoch per turn (default 10)")
+    parser.add_argument("--child", choices=["tinyae", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child_main(lambda: make_trainer(args.child, args.model, args.seed, args.chunks, args.batch_size))
+        return
 
-    x, _ = datasets.mnist("train")
-    x = np.array(x)                                   # a writable copy (the loader's arrays are read-only)
     torch = torch_or_none(2)
     rate = gemm_rate()
     print(f"machine: {machine_line()}; float32 GEMM rate (1024³): {rate:.0f} GFLOP/s")
     print(f"PyTorch: {torch.__version__ + ' CPU, 2 threads' if torch else 'not importable: tinyae only'}\n")
+    frameworks = ["tinyae", "torch"] if torch else ["tinyae"]
 
     rows = []
     for name in args.models:
-        model = models.build(name)
-        model._bench_opt = optim.Adam(model.parameters(), lr=1e-3)
-        if torch:
-            tmodel = torch_model(torch, SIZES[name])
-            tmodel._bench_opt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
-            tx = torch.from_numpy(x)
-        ours, theirs = [], []
-        rng = np.random.default_rng(0)
-        for epoch in range(args.epochs + 1):          # epoch 0 warms up; interleaved so both see the same load
-            start = time.perf_counter()
-            tinyae_epoch(model, x, args.batch_size, seed=epoch)
-            ours.append(time.perf_counter() - start)
-            if torch:
-                start = time.perf_counter()
-                torch_epoch(torch, tmodel, tx, args.batch_size, rng)
-                theirs.append(time.perf_counter() - start)
-        ours_s = statistics.median(ours[1:])
-        gemm_s = gemm_flops_per_epoch(SIZES[name], len(x)) / (rate * 1e9)
+        runs = [epoch_taking_turns(frameworks, name, seed, args.chunks, args.batch_size)
+                for seed in range(args.epochs)]
+        ours_s = statistics.median(r["tinyae"] for r in runs)
+        gemm_s = gemm_flops_per_epoch(SIZES[name], 60000) / (rate * 1e9)
         row = [name, f"{ours_s:.3f}", f"{gemm_s:.3f} ({100 * gemm_s / ours_s:.0f}%)"]
         if torch:
-            torch_s = statistics.median(theirs[1:])
-            row += [f"{torch_s:.3f}", f"{ours_s / torch_s:.2f}"]
+            torch_s = statistics.median(r["torch"] for r in runs)
+            per_epoch = " ".join(f"{r['tinyae'] / r['torch']:.2f}" for r in runs)
+            row += [f"{torch_s:.3f}", f"{ours_s / torch_s:.2f} ({per_epoch})"]
         rows.append(tuple(row))
     header = ("model", "tinyae s/epoch", "GEMM-only s (share)")
     if torch:
-        header += ("PyTorch s/epoch", "tinyae/PyTorch")
+        header += ("PyTorch s/epoch", "tinyae/PyTorch (per epoch)")
     print_table(rows, header)
-    print(f"\nbatch {args.batch_size}, float32, Adam lr 1e-3, 60000 MNIST images per epoch, "
-          f"median of {args.epochs} epochs after a warm-up")
+    print(f"\nbatch {args.batch_size}, float32, Adam lr 1e-3, 60000 MNIST images per epoch, median of "
+          f"{args.epochs} epochs, the two frameworks taking turns every 1/{args.chunks} epoch")
 
 
 if __name__ == "__main__":

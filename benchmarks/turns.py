@@ -11,7 +11,8 @@ A benchmark script uses it so:
 
 * it defines a trainer class per framework with ``next_chunk()`` (train the next run of
   batches), ``evaluate()`` (a JSON-able dict, not timed) and ``memory()`` (MB, or None for
-  the child's peak resident size over its size before training);
+  the child's peak resident size over its size before training: the peak is reset once the
+  trainer is built, so loading the data does not count);
 * its ``main`` calls ``child_main(make)`` when run with ``--child NAME ...``, where
   ``make(NAME)`` builds that trainer;
 * the parent opens ``Turns(__file__, ["tinyae", "torch"], child_args)``, calls ``step(k)``
@@ -34,7 +35,25 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def reset_peak_rss() -> bool:
+    """Start the peak resident size afresh (Linux: write 5 to /proc/self/clear_refs); False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mb() -> float:
+    """The peak resident size: since `reset_peak_rss` where that worked (VmHWM), else over the process's life."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -47,10 +66,27 @@ def epoch_chunks(n: int, batch_size: int, seed: int, chunks: int) -> list[np.nda
     return [np.concatenate(epoch[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+class Trainer:
+    """What a child trains. Subclasses define ``next_chunk``; by default no figures (``evaluate``) and the
+    child's own peak resident size (``memory`` None)."""
+
+    def next_chunk(self):
+        raise NotImplementedError
+
+    def evaluate(self) -> dict:
+        return {}
+
+    def memory(self):
+        return None
+
+
 def child_main(make) -> None:
     """The child's side: build the trainer, then obey the parent's lines: go, eval, end."""
     trainer = make()
     base = rss_mb()
+    if not reset_peak_rss():                               # the peak of loading the data would count
+        print("turns.py: cannot reset the peak resident size here: memory figures include loading the data",
+              file=sys.stderr)
     for line in sys.stdin:
         command = line.strip()
         if command == "go":
