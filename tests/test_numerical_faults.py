@@ -175,6 +175,19 @@ def test_a_nan_input_gradient_names_the_layer_that_produced_it():
     assert_last_good_step(adam, 2)
 
 
+def test_the_backward_search_skips_a_relu_that_ran_inside_the_max_pool_after_it_eq_P10():
+    # a ReLU directly before a MaxPool2d is skipped by the model's forward (eq. P9); the layer-by-layer
+    # search repeats that backward, so it must skip it too, and still name the poisoned layer
+    model = layers.Sequential(layers.Conv2d(1, 2, 3, padding=1, rng=0), Poison(arm_at=2), layers.ReLU(),
+                              layers.MaxPool2d(2), layers.Flatten(), layers.Dense(8, 4, rng=1), input_shape=(1, 4, 4))
+    x = np.random.default_rng(0).random((64, 1, 4, 4), dtype=np.float32)
+    y = np.random.default_rng(1).random((64, 4), dtype=np.float32)
+    adam = RecordingAdam(model.parameters())
+    with pytest.raises(NumericalError, match=r"batch 2, first in layer 1 \(Poison\), parameter w"):
+        fit(model, x, y, epochs=1, batch_size=16, optimizer=adam, verbose=0)
+    assert_last_good_step(adam, 1)
+
+
 def test_buffers_are_those_of_the_last_good_step_after_a_fault():
     norm = getattr(layers, "BatchNorm1d", None)
     if norm is None:

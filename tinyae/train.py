@@ -435,7 +435,7 @@ def _locate_backward(model, loss) -> str:
     dy = loss.backward()
     if not _finite(dy):
         return f"the gradient of the {loss.label} loss with respect to the model's output"
-    model_layers = _model_layers(model)
+    model_layers = _layers.chain(model, as_run=True)         # as the forward ran them (eq. P9)
     stop = next((i for i, layer in enumerate(model_layers) if layer.params), 0)
     for layer in reversed(model_layers[stop:]):
         for p in layer.params.values():

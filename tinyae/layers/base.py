@@ -196,9 +196,15 @@ def leaves(layer: Layer, prefix: str = "") -> list[tuple[str, Layer]]:
     return found
 
 
-def chain(layer: Layer) -> list[Layer]:
+def chain(layer: Layer, as_run: bool = False) -> list[Layer]:
     """The layers data runs through one after the other: Sequential and Autoencoder are opened,
-    anything else (a plain layer, a SkipConcat) is one step."""
+    anything else (a plain layer, a SkipConcat) is one step.
+
+    ``as_run``: without the layers the last forward skipped (a ReLU that the MaxPool2d after it
+    ran, eq. P9), so that calling ``backward`` on each step in reverse order repeats that forward's
+    backward."""
     if not layer.is_chain:
         return [layer]
-    return [step for _, child in layer.named_children() for step in chain(child)]
+    skipped = getattr(layer, "_skipped", set()) if as_run else set()
+    return [step for i, (_, child) in enumerate(layer.named_children()) if i not in skipped
+            for step in chain(child, as_run)]
