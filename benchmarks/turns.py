@@ -5,7 +5,9 @@ the other mix that drift into the ratio of their times. Here each framework trai
 own child process (so that its peak memory can be read alone, and neither's thread pool
 spins while the other works), and the parent lets them run one chunk of batches at a
 time, in the order A B B A A B ...: a change in load lasting longer than a few seconds
-falls on both alike. Only one child runs at a time.
+falls on both alike. Only one child runs at a time, and the first turn waits until every
+child is built (data loaded, libraries imported): the first child's first turn once ran
+beside the second child's start-up, at twice its later time per step.
 
 A benchmark script uses it so:
 
@@ -87,6 +89,7 @@ def child_main(make) -> None:
     if not reset_peak_rss():                               # the peak of loading the data would count
         print("turns.py: cannot reset the peak resident size here: memory figures include loading the data",
               file=sys.stderr)
+    print(json.dumps({"ready": True}), flush=True)         # the parent waits for every child before turn 1
     for line in sys.stdin:
         command = line.strip()
         if command == "go":
@@ -110,14 +113,19 @@ class Turns:
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                       for name in self.frameworks}
         self.seconds = dict.fromkeys(self.frameworks, 0.0)
+        for name in self.frameworks:                       # all built (data loaded, libraries imported) before
+            self._read(name)                               # any turn: else the first runs beside a busy process
 
     def _ask(self, name: str, command: str) -> dict:
         proc = self.procs[name]
         proc.stdin.write(command + "\n")
         proc.stdin.flush()
-        line = proc.stdout.readline()
+        return self._read(name)
+
+    def _read(self, name: str) -> dict:
+        line = self.procs[name].stdout.readline()
         if not line:
-            raise RuntimeError(f"the {name} child stopped (exit status {proc.wait()})")
+            raise RuntimeError(f"the {name} child stopped (exit status {self.procs[name].wait()})")
         return json.loads(line)
 
     def step(self, k: int) -> dict:
