@@ -10,7 +10,7 @@ child is built (data loaded, libraries imported): the first child's first turn o
 beside the second child's start-up, at twice its later time per step. Each turn starts
 ``PAUSE_S`` (0.25 s; environment variable TINYAE_TURN_PAUSE) after the last one ended:
 a thread pool keeps spinning for a while after its last call, and without the pause
-PyTorch's dense epochs (turns of 0.15 s) were 25 % slower, tinyae's 8 %.
+PyTorch's dense and deep epochs (turns of 0.15 s) were 22–30 % slower, tinyae's 7–17 %.
 
 A benchmark script uses it so:
 
