@@ -131,12 +131,12 @@ def epoch_taking_turns(frameworks: list[str], seed: int, chunks: int, gpu: bool 
 
 def layer_table(torch, repeats: int):
     from tinyae import layers, models
+    from tinyae.layers.container import relus_before_max_pool
     model = models.build("conv", seed=0)
     rng = np.random.default_rng(0)
     x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
     tlayers = list(torch_conv_model(torch)) if torch else None
-    fused = {i for i in range(len(model.layers) - 1) if layers.Sequential.fuse_relu_max_pool
-             and type(model.layers[i]) is layers.ReLU and type(model.layers[i + 1]) is layers.MaxPool2d}
+    fused = relus_before_max_pool(model.layers) if layers.Sequential.fuse_relu_max_pool else set()
     rows, totals = [], np.zeros(4)
     relu_input = None
     for i, layer in enumerate(model.layers):

@@ -50,9 +50,7 @@ class Sequential(Layer):
         return x
 
     def _relus_taken_by_max_pool(self) -> set:
-        """The indices of the ReLUs directly followed by a MaxPool2d (eq. P9)."""
-        return {i for i in range(len(self.layers) - 1)
-                if type(self.layers[i]) is ReLU and type(self.layers[i + 1]) is MaxPool2d}
+        return relus_before_max_pool(self.layers)
 
     def backward(self, dy, input_grad: bool = True):
         """Backpropagate ``dy`` through every layer; returns dx (None if ``input_grad`` is False).
@@ -153,6 +151,11 @@ class Sequential(Layer):
     def __repr__(self):
         inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
         return f"Sequential(\n{inner}\n)"
+
+
+def relus_before_max_pool(layers: list) -> set:
+    """The indices of the ReLUs directly followed by a MaxPool2d in a list of layers (eq. P9)."""
+    return {i for i in range(len(layers) - 1) if type(layers[i]) is ReLU and type(layers[i + 1]) is MaxPool2d}
 
 
 def format_summary(rows: list, total: int, header=("#", "layer", "output shape", "params")) -> str:
