@@ -42,14 +42,14 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 from common import in_memory_order_of, machine_line, print_table, torch_or_none  # noqa: E402
-from turns import Turns, child_main, epoch_chunks  # noqa: E402
+from turns import Trainer, Turns, child_main, epoch_chunks  # noqa: E402
 
 BATCH = 64
 
 
 # --- one epoch per child process, the two children taking turns (benchmarks/turns.py) --------------
 
-class TinyaeTrainer:
+class TinyaeTrainer(Trainer):
     """fit on each chunk of one shuffled epoch in turn; on the GPU, memory is CuPy's pool high-water mark."""
 
     def __init__(self, x, parts, gpu: bool):
@@ -67,9 +67,6 @@ class TinyaeTrainer:
         if self.gpu:
             self.backend.xp.cuda.Device().synchronize()     # CuPy runs asynchronously: wait for the GPU
 
-    def evaluate(self):
-        return {}
-
     def memory(self):                                       # it keeps blocks: its high-water mark
         return self.backend.xp.get_default_memory_pool().total_bytes() / 2**20 if self.gpu else None
 
@@ -83,7 +80,7 @@ def torch_conv_model(torch):
         nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
 
 
-class TorchTrainer:
+class TorchTrainer(Trainer):
     """The same batches in PyTorch, each copied to the device as fit does for tinyae."""
 
     def __init__(self, x, parts, gpu: bool):
@@ -103,9 +100,6 @@ class TorchTrainer:
             self.opt.step()
         if self.gpu:
             self.torch.cuda.synchronize()
-
-    def evaluate(self):
-        return {}
 
     def memory(self):                                       # on the GPU: the caching allocator's high-water mark
         return self.torch.cuda.max_memory_reserved() / 2**20 if self.gpu else None
