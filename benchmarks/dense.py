@@ -30,18 +30,29 @@ sys.path.insert(0, os.path.dirname(__file__))
 import tinyae  # noqa: E402
 from tinyae import datasets, losses, models, optim  # noqa: E402
 
-from common import gemm_rate, machine_line, print_table, torch_or_none  # noqa: E402
+from common import (blas_name, gemm_rate, machine_line, matrix_product_times, print_table,  # noqa: E402
+                    torch_blas_name, torch_or_none)
 from turns import Trainer, Turns, child_main, epoch_chunks  # noqa: E402
 
 SIZES = {"dense": [784, 256, 784], "deep": [784, 128, 32, 128, 784]}
 
 
-def gemm_flops_per_epoch(sizes, n_samples: int) -> float:
-    """Matrix-product FLOPs of one epoch: forward xW, backward xᵀdy and dy Wᵀ (none for the first layer's input)."""
-    per_sample = 0
+def step_matrix_products(sizes, batch_size: int) -> list[tuple]:
+    """(M, K, N, transpose_a, transpose_b) of every matrix product of one training step, as tinyae
+    computes them: forward x·W (eq. D1), backward xᵀ·dy (eq. D3) and dy·Wᵀ (eq. D2, none for the first layer)."""
+    shapes = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        per_sample += 2 * a * b * (3 if i > 0 else 2)
-    return per_sample * n_samples
+        shapes.append((batch_size, a, b, False, False))
+        shapes.append((a, batch_size, b, True, False))
+        if i > 0:
+            shapes.append((batch_size, b, a, False, True))
+    return shapes
+
+
+def gemm_flops_per_epoch(sizes, n_samples: int, batch_size: int) -> float:
+    """Matrix-product FLOPs of one epoch (2·M·K·N for each product of each step)."""
+    per_step = sum(2 * m * k * n for m, k, n, _, _ in step_matrix_products(sizes, batch_size))
+    return per_step * n_samples / batch_size
 
 
 class TinyaeTrainer(Trainer):
@@ -129,17 +140,18 @@ def main(argv=None):
     print(f"PyTorch: {torch.__version__ + ' CPU, 2 threads' if torch else 'not importable: tinyae only'}\n")
     frameworks = ["tinyae", "torch"] if torch else ["tinyae"]
 
-    rows = []
+    rows, epochs = [], {}
     for name in args.models:
         runs = [epoch_taking_turns(frameworks, name, seed, args.chunks, args.batch_size)
                 for seed in range(args.epochs)]
         ours_s = statistics.median(r["tinyae"] for r in runs)
-        gemm_s = gemm_flops_per_epoch(SIZES[name], 60000) / (rate * 1e9)
+        gemm_s = gemm_flops_per_epoch(SIZES[name], 60000, args.batch_size) / (rate * 1e9)
         row = [name, f"{ours_s:.3f}", f"{gemm_s:.3f} ({100 * gemm_s / ours_s:.0f}%)"]
         if torch:
             torch_s = statistics.median(r["torch"] for r in runs)
             per_epoch = " ".join(f"{r['tinyae'] / r['torch']:.2f}" for r in runs)
             row += [f"{torch_s:.3f}", f"{ours_s / torch_s:.2f} ({per_epoch})"]
+            epochs[name] = (ours_s, torch_s)
         rows.append(tuple(row))
     header = ("model", "tinyae s/epoch", "GEMM-only s (share)")
     if torch:
@@ -147,6 +159,34 @@ def main(argv=None):
     print_table(rows, header)
     print(f"\nbatch {args.batch_size}, float32, Adam lr 1e-3, 60000 MNIST images per epoch, median of "
           f"{args.epochs} epochs, the two frameworks taking turns every 1/{args.chunks} epoch")
+    if torch:
+        print_blas_share(torch, epochs, args.batch_size)
+
+
+def print_blas_share(torch, epochs: dict, batch_size: int) -> None:
+    """The matrix products alone, NumPy's BLAS against PyTorch's, on the same operands in this process,
+    and the rest of a training step: its time (from ``epochs``, {model: (tinyae s, PyTorch s)})
+    less the products' time alone.
+
+    The products are the part of the ratio that no code of tinyae's can change: both frameworks
+    call a BLAS for them, and the two BLAS differ in speed at these shapes. The rest is an
+    estimate (within a step the products see other caches than alone).
+    """
+    print(f"\nThe matrix products alone (ms per training step, the same operands; medians of 10 blocks of 20 "
+          f"passes per framework (of 10 for 1024³), the blocks alternating): NumPy's BLAS ({blas_name()}) "
+          f"against PyTorch's ({torch_blas_name(torch)}), 2 threads. The rest: a step's time (the epoch's "
+          f"median above / {60000 / batch_size:.1f} steps) less the products")
+    rows = []
+    for name, (ours_epoch_s, torch_epoch_s) in epochs.items():
+        numpy_s, torch_s = matrix_product_times(step_matrix_products(SIZES[name], batch_size), torch, blocks=10)
+        ours_rest_s = ours_epoch_s * batch_size / 60000 - numpy_s
+        torch_rest_s = torch_epoch_s * batch_size / 60000 - torch_s
+        rows.append((name, f"{1e3 * numpy_s:.2f}", f"{1e3 * torch_s:.2f}", f"{numpy_s / torch_s:.2f}",
+                     f"{1e3 * ours_rest_s:.2f}", f"{1e3 * torch_rest_s:.2f}", f"{ours_rest_s / torch_rest_s:.2f}"))
+    numpy_s, torch_s = matrix_product_times([(1024, 1024, 1024, False, False)], torch, blocks=10, repeats=10)
+    rows.append(("1024³", f"{1e3 * numpy_s:.2f}", f"{1e3 * torch_s:.2f}", f"{numpy_s / torch_s:.2f}", "", "", ""))
+    print_table(rows, ("products of", "NumPy ms", "PyTorch ms", "NumPy/PyTorch",
+                       "rest tinyae ms", "rest PyTorch ms", "tinyae/PyTorch"))
 
 
 if __name__ == "__main__":
