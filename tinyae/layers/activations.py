@@ -62,7 +62,8 @@ class Sigmoid(_Elementwise):
     """y = 1 / (1 + e^(−x)), computed as ½(1 + tanh(x/2)): no overflow for any x."""
 
     def _forward(self, x):
-        y = backend.xp.tanh(x * 0.5)                        # eq. A5 (stable form)
+        y = backend.xp.multiply(x, 0.5)                     # one new array, then in place:
+        backend.xp.tanh(y, out=y)                           # eq. A5 (stable form)
         y += 1.0
         y *= 0.5
         self._cache = y
