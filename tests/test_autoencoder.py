@@ -134,7 +134,7 @@ def test_a_flat_tied_model_of_version_0_1_loads_as_a_sequential_still_tied():
     assert model[4].seed == 5
 
 
-def test_a_checkpoint_of_version_0_1_loads_and_resumes():
+def test_a_checkpoint_of_version_0_1_loads_and_resumes_its_adam_moments_as_running_sums_eq_O5():
     """tests/data/v0.1_tied_checkpoint.npz: fit(that model, 16 images, epochs=2, batch_size=8), tinyae 0.1."""
     ck = checkpoint.load_checkpoint(DATA / "v0.1_tied_checkpoint.npz")
     assert ck.epoch == 2 and ck.history.epochs == [1, 2] and ck.history.data_loss == ck.history.loss
@@ -142,6 +142,11 @@ def test_a_checkpoint_of_version_0_1_loads_and_resumes():
     x = np.random.default_rng(0).random((16, 1, 2, 3), dtype=np.float32)
     from tinyae import optim
     model = ck.model
+    adam = optim.Adam(model.parameters())
+    adam.load_state_dict(ck.optimizer)                      # 0.1 wrote Adam's m and v (O1, O2) ...
+    for saved, state in zip(ck.optimizer["state"], adam.state):
+        np.testing.assert_allclose(state["m_sum"] * (1 - 0.9), saved["m"], rtol=1e-6)      # ... kept as O5's sums
+        np.testing.assert_allclose(state["v_sum"] * (1 - 0.999), saved["v"], rtol=1e-6)
     fit(model, x, epochs=3, batch_size=8, verbose=0, optimizer=optim.Adam(model.parameters()),
         resume=DATA / "v0.1_tied_checkpoint.npz")
 

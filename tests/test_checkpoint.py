@@ -171,7 +171,7 @@ def test_a_checkpoint_holds_everything_as_arrays_and_json_only(tmp_path):
         names = set(f.files)
         assert all(f[n].dtype != object for n in names)
     assert names == ({f"model.{n}" for n in model.named_parameters()}
-                     | {f"optimizer.{k}.{key}" for k in range(4) for key in ("m", "v")}
+                     | {f"optimizer.{k}.{key}" for k in range(4) for key in ("m_sum", "v_sum")}
                      | {checkpoint.META_KEY})
     ck = checkpoint.load_checkpoint(path)
     assert ck.epoch == 2 and ck.meta["format"] == "tinyae-checkpoint" and ck.meta["version"] == checkpoint.VERSION == 2

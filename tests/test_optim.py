@@ -71,14 +71,14 @@ def _adam_by_hand(steps, lr, beta1, beta2, eps):
 
 
 @pytest.mark.parametrize("steps", [1, 7])
-def test_adam_equals_hand_written_eq_O1_O2_O3_O4(backend_name, steps):
+def test_adam_computed_as_O5_O6_equals_hand_written_eq_O1_O2_O3_O4_O5_O6(backend_name, steps):
     kwargs = dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6)
     ours, opt = _run_tinyae(optim.Adam, kwargs, steps)
     ws, ms, vs = _adam_by_hand(steps, 0.01, 0.8, 0.99, 1e-6)
     assert opt.t == steps
     for w, w_ref, state, m, v in zip(ours, ws, opt.state, ms, vs):
-        np.testing.assert_allclose(_np(state["m"]), m, rtol=1e-12, atol=1e-15)    # eq. O1
-        np.testing.assert_allclose(_np(state["v"]), v, rtol=1e-12, atol=1e-15)    # eq. O2
+        np.testing.assert_allclose(_np(state["m_sum"]) * (1 - 0.8), m, rtol=1e-12, atol=1e-15)    # eq. O1, O5
+        np.testing.assert_allclose(_np(state["v_sum"]) * (1 - 0.99), v, rtol=1e-12, atol=1e-15)   # eq. O2, O5
         np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-14)              # eq. O3, O4
 
 
@@ -167,9 +167,31 @@ def test_state_dict_is_a_snapshot_that_later_steps_do_not_change():
     p.grad = np.ones(3)
     opt.step()
     state = opt.state_dict()
-    m = state["state"][0]["m"].copy()
+    m_sum = state["state"][0]["m_sum"].copy()
     opt.step()
-    np.testing.assert_array_equal(state["state"][0]["m"], m)
+    np.testing.assert_array_equal(state["state"][0]["m_sum"], m_sum)
+
+
+def test_adam_state_of_m_and_v_from_before_eq_O5_loads_as_running_sums_and_steps_the_same(backend_name):
+    """A state_dict as tinyae wrote it before O5 (m and v themselves) continues as the running sums would."""
+    kwargs = dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6)
+    _, opt = _run_tinyae(optim.Adam, kwargs, 3)
+    state = opt.state_dict()
+    old_style = dict(state, state=[{"m": s["m_sum"] * (1 - 0.8), "v": s["v_sum"] * (1 - 0.99)} for s in state["state"]])
+    params_a = [Parameter(p.data.copy()) for p in opt.params]
+    params_b = [Parameter(p.data.copy()) for p in opt.params]
+    opt_a, opt_b = optim.Adam(params_a, **kwargs), optim.Adam(params_b, **kwargs)
+    opt_a.load_state_dict(state)
+    opt_b.load_state_dict(old_style)
+    for s_a, s_b in zip(opt_a.state, opt_b.state):
+        np.testing.assert_allclose(_np(s_b["m_sum"]), _np(s_a["m_sum"]), rtol=1e-14)      # eq. O5
+        np.testing.assert_allclose(_np(s_b["v_sum"]), _np(s_a["v_sum"]), rtol=1e-14)
+    rng = np.random.default_rng(5)
+    for pa, pb in zip(params_a, params_b):
+        pa.grad = pb.grad = backend.asarray(rng.standard_normal(pa.shape), dtype=np.float64)
+    opt_a.step(), opt_b.step()
+    for pa, pb in zip(params_a, params_b):
+        np.testing.assert_allclose(_np(pb.data), _np(pa.data), rtol=1e-13)
 
 
 def test_optimizer_lists_a_shared_parameter_once():
@@ -187,6 +209,8 @@ def test_optimizer_arguments_are_checked():
         optim.Adam([np.zeros(3)])
     with pytest.raises(ValueError, match="Nesterov momentum needs momentum > 0"):
         optim.SGD([p], nesterov=True)
+    with pytest.raises(ValueError, match=r"betas must lie in \[0, 1\), got \(0.9, 1.0\)"):
+        optim.Adam([p], betas=(0.9, 1.0))
 
 
 def test_zero_grad_sets_every_grad_to_zero():

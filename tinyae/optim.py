@@ -1,7 +1,7 @@
 """Optimizers and learning-rate schedules.
 
 Each ``step()`` applies PyTorch's documented update rule to every Parameter, in
-place, from its ``.grad`` (equations O1–O4 in docs/math/dense.md give Adam's).
+place, from its ``.grad`` (equations O1–O4 in docs/math/dense.md give Adam's, O5–O6 the form computed).
 Optimizers keep their state (moments, step count) in ``state_dict()`` so that a
 checkpoint can resume training exactly.
 """
@@ -44,12 +44,16 @@ class Optimizer:
         return {"t": self.t, "lr": self.lr,
                 "state": [{k: backend.to_numpy(v).copy() for k, v in s.items()} for s in self.state]}
 
+    def _loaded(self, state: dict) -> dict:
+        """One parameter's state from ``load_state_dict``, in the names this version keeps it under."""
+        return state
+
     def load_state_dict(self, state: dict) -> None:
         if len(state["state"]) != len(self.params):
             raise ValueError(f"{type(self).__name__}: state has {len(state['state'])} entries, "
                              f"the optimizer has {len(self.params)} parameters")
         self.t, self.lr = int(state["t"]), float(state["lr"])
-        self.state = [{k: backend.xp.array(v, dtype=p.data.dtype, copy=True) for k, v in s.items()}
+        self.state = [self._loaded({k: backend.xp.array(v, dtype=p.data.dtype, copy=True) for k, v in s.items()})
                       for s, p in zip(state["state"], self.params)]
 
 
@@ -88,12 +92,20 @@ class Adam(Optimizer):
     v ← β2 v + (1 − β2) g²                  (O2)
     m̂ = m / (1 − β1ᵗ),  v̂ = v / (1 − β2ᵗ)    (O3)
     w ← w − η m̂ / (√v̂ + ε)                  (O4)
+
+    The moments are kept as running sums M = m / (1 − β1), V = v / (1 − β2), which need no
+    multiplication by (1 − β): M ← β1 M + g, V ← β2 V + g² (O5), and O4 in M and V (O6): ten
+    passes over a parameter instead of twelve. ``state`` and ``state_dict()`` hold M and V as "m_sum" and "v_sum"
+    (PyTorch's exp_avg and exp_avg_sq are m = (1 − β1) M and v = (1 − β2) V); checkpoints
+    written before hold m and v and still load.
     """
 
     decoupled = False
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr)
+        if not all(0.0 <= beta < 1.0 for beta in betas):
+            raise ValueError(f"{type(self).__name__}: betas must lie in [0, 1), got {tuple(betas)}")
         self.beta1, self.beta2 = betas
         self.eps, self.weight_decay = eps, weight_decay
 
@@ -103,24 +115,28 @@ class Adam(Optimizer):
             w *= 1.0 - self.lr * self.weight_decay                  # AdamW: decay the weight itself
         elif self.weight_decay:
             g = g + self.weight_decay * w                           # Adam: L2 term in the gradient
-        if "m" not in state:
-            state["m"], state["v"] = xp.zeros_like(w), xp.zeros_like(w)
-        m, v = state["m"], state["v"]
+        if "m_sum" not in state:
+            state["m_sum"], state["v_sum"] = xp.zeros_like(w), xp.zeros_like(w)
+        m_sum, v_sum = state["m_sum"], state["v_sum"]
         tmp = self._scratch(w)                                      # one reused buffer: no new arrays per step
-        xp.subtract(g, m, out=tmp)
-        tmp *= 1.0 - self.beta1
-        m += tmp                                                    # eq. O1 (same as β1 m + (1 − β1) g)
+        m_sum *= self.beta1
+        m_sum += g                                                  # eq. O5: M = m / (1 − β1)
         xp.multiply(g, g, out=tmp)
-        tmp -= v
-        tmp *= 1.0 - self.beta2
-        v += tmp                                                    # eq. O2 (same as β2 v + (1 − β2) g²)
+        v_sum *= self.beta2
+        v_sum += tmp                                                # eq. O5: V = v / (1 − β2)
         bias1 = 1.0 - self.beta1 ** self.t                          # eq. O3
         bias2 = 1.0 - self.beta2 ** self.t
-        denom = xp.sqrt(v, out=tmp)                                 # eq. O4: m̂ / (√v̂ + ε) is
-        denom += self.eps * math.sqrt(bias2)                        # m / (√v + ε √bias2) · √bias2 / bias1
-        step = xp.divide(m, denom, out=denom)
-        step *= self.lr * math.sqrt(bias2) / bias1
-        w -= step                                                   # eq. O4
+        r = math.sqrt(bias2 / (1.0 - self.beta2))                   # eq. O6: √v̂ = √V / r
+        denom = xp.sqrt(v_sum, out=tmp)
+        denom += self.eps * r
+        step = xp.divide(m_sum, denom, out=denom)
+        step *= self.lr * (1.0 - self.beta1) * r / bias1
+        w -= step                                                   # eq. O6 (= O4)
+
+    def _loaded(self, state):
+        if "m" in state and "m_sum" not in state:           # a checkpoint of tinyae before O5: m and v themselves
+            return {"m_sum": state["m"] / (1.0 - self.beta1), "v_sum": state["v"] / (1.0 - self.beta2)}     # eq. O5
+        return state
 
     def _scratch(self, w):
         """A buffer of ``w``'s shape and dtype, shared by all parameters and kept between steps.
