@@ -8,8 +8,6 @@ import time
 
 import numpy as np
 
-from turns import PAUSE_S
-
 
 def torch_or_none(threads: int = 2):
     """PyTorch (CPU, ``threads`` threads) if it is importable, else None."""
@@ -53,13 +51,10 @@ def torch_blas_name(torch) -> str:
     return "MKL" if torch.backends.mkl.is_available() else "its bundled BLAS"
 
 
-def matrix_product_times(shapes, torch, blocks: int = 5, repeats: int = 20) -> tuple[float, float]:
-    """Seconds of one pass over the matrix products ``shapes`` [(M, K, N, transpose_a, transpose_b)]
-    in NumPy and in PyTorch (float32, the same operands): medians over ``blocks`` blocks of ``repeats``
-    passes per framework, the blocks alternating, a pause of turns.PAUSE_S before each.
+def matrix_products(shapes, torch=None):
+    """A function that computes the matrix products ``shapes`` [(M, K, N, transpose_a, transpose_b)] once,
+    in NumPy, or in PyTorch when ``torch`` is given (float32, random operands, the same for both).
 
-    Blocks rather than pass by pass, and the pause: each BLAS's idle threads spin for a while
-    after a product and would slow the other's next one (see benchmarks/turns.py).
     ``transpose_a``: the left operand is the transpose of a row-major (K, M) array, as xᵀ in a
     weight gradient; ``transpose_b`` the same for the right operand, as Wᵀ in an input gradient.
     """
@@ -68,27 +63,15 @@ def matrix_product_times(shapes, torch, blocks: int = 5, repeats: int = 20) -> t
     for m, k, n, transpose_a, transpose_b in shapes:
         a = rng.random((k, m), dtype=np.float32).T if transpose_a else rng.random((m, k), dtype=np.float32)
         b = rng.random((n, k), dtype=np.float32).T if transpose_b else rng.random((k, n), dtype=np.float32)
-        pairs.append((a, b, torch.from_numpy(np.ascontiguousarray(a.T)).T if transpose_a else torch.from_numpy(a),
-                      torch.from_numpy(np.ascontiguousarray(b.T)).T if transpose_b else torch.from_numpy(b)))
+        if torch is not None:
+            a = torch.from_numpy(np.ascontiguousarray(a.T)).T if transpose_a else torch.from_numpy(a)
+            b = torch.from_numpy(np.ascontiguousarray(b.T)).T if transpose_b else torch.from_numpy(b)
+        pairs.append((a, b))
 
-    def numpy_pass():
-        for a, b, _, _ in pairs:
+    def products():
+        for a, b in pairs:
             a @ b
-
-    def torch_pass():
-        for _, _, ta, tb in pairs:
-            ta @ tb
-
-    times = {numpy_pass: [], torch_pass: []}
-    for _ in range(blocks):
-        for run, seconds in times.items():
-            time.sleep(PAUSE_S)
-            run()                                           # the block's first pass wakes the threads: untimed
-            for _ in range(repeats):
-                start = time.perf_counter()
-                run()
-                seconds.append(time.perf_counter() - start)
-    return statistics.median(times[numpy_pass]), statistics.median(times[torch_pass])
+    return products
 
 
 def in_memory_order_of(like, values):

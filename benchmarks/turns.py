@@ -77,13 +77,17 @@ def epoch_chunks(n: int, batch_size: int, seed: int, chunks: int) -> list[np.nda
 
 
 class Trainer:
-    """What a child trains. Subclasses define ``next_chunk``; by default no figures (``evaluate``) and the
-    child's own peak resident size (``memory`` None)."""
+    """What a child trains. Subclasses define ``next_chunk``; by default no figures (``evaluate``), nothing
+    timed beside the turns (``measure``) and the child's own peak resident size (``memory`` None)."""
 
     def next_chunk(self):
         raise NotImplementedError
 
     def evaluate(self) -> dict:
+        return {}
+
+    def measure(self) -> dict:
+        """Figures timed right after a turn, in the same turn (not counted in its seconds)."""
         return {}
 
     def memory(self):
@@ -106,6 +110,8 @@ def child_main(make) -> None:
             print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
         elif command == "eval":
             print(json.dumps(trainer.evaluate()), flush=True)
+        elif command == "measure":
+            print(json.dumps(trainer.measure()), flush=True)
         elif command == "end":
             memory = trainer.memory()
             print(json.dumps({"peak_mb": peak_rss_mb() - base if memory is None else memory}), flush=True)
@@ -121,6 +127,7 @@ class Turns:
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                       for name in self.frameworks}
         self.seconds = dict.fromkeys(self.frameworks, 0.0)
+        self.measured = {name: [] for name in self.frameworks}     # each turn's ``Trainer.measure()``
         for name in self.frameworks:                       # all built (data loaded, libraries imported) before
             self._read(name)                               # any turn: else the first runs beside a busy process
 
@@ -136,13 +143,18 @@ class Turns:
             raise RuntimeError(f"the {name} child stopped (exit status {self.procs[name].wait()})")
         return json.loads(line)
 
-    def step(self, k: int) -> dict:
-        """Chunk k for every framework, in the order A B for even k and B A for odd k; the seconds of each."""
+    def step(self, k: int, measure: bool = False) -> dict:
+        """Chunk k for every framework, in the order A B for even k and B A for odd k; the seconds of each.
+
+        ``measure``: each child's ``Trainer.measure()`` right after its chunk, in its turn (``measured``).
+        """
         took = {}
         for name in (self.frameworks if k % 2 == 0 else self.frameworks[::-1]):
             time.sleep(PAUSE_S)                            # the last child's idle threads stop spinning
             took[name] = self._ask(name, "go")["seconds"]
             self.seconds[name] += took[name]
+            if measure:
+                self.measured[name].append(self._ask(name, "measure"))
         return took
 
     def evaluate(self) -> dict:
