@@ -194,6 +194,39 @@ def test_adam_state_of_m_and_v_from_before_eq_O5_loads_as_running_sums_and_steps
         np.testing.assert_allclose(_np(pb.data), _np(pa.data), rtol=1e-13)
 
 
+def test_a_decaying_float32_moment_sticks_at_a_subnormal_value_without_the_flush_eq_O7():
+    stuck = np.float32(4 * 2.0 ** -149)
+    assert stuck * np.float32(0.9) == stuck                                  # rounds back: never 0
+    assert stuck + np.float32(0.1) * (np.float32(0) - stuck) == stuck        # O1's form rounds the same way
+
+
+@pytest.mark.parametrize("cls", [optim.Adam, optim.RMSprop, lambda ps, lr: optim.SGD(ps, lr=lr, momentum=0.9)],
+                         ids=["Adam", "RMSprop", "SGD momentum"])
+def test_flushing_subnormal_state_to_zero_leaves_the_weights_bit_for_bit_the_same_eq_O7(cls):
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal(4000).astype(np.float32)
+    early = rng.standard_normal((50, 4000)).astype(np.float32) * 1e-3 * (rng.random((50, 4000)) < 0.05)
+    runs = {}
+    for flush_every in (0, 100):
+        p = Parameter(w0.copy())
+        opt = cls([p], lr=1e-3)
+        opt.flush_every = flush_every
+        for t in range(1200):
+            p.grad = early[t].copy() if t < 50 else np.zeros(4000, np.float32)   # a few lit early on, then dark
+            opt.step()
+        runs[flush_every] = (p.data, opt.state[0])
+    (w_kept, kept), (w_flushed, flushed) = runs[0], runs[100]
+    tiny = np.finfo(np.float32).tiny
+    first = next(iter(kept))
+    if cls is not optim.RMSprop:              # (its square_avg decays by 0.99 a step: still normal after 1150)
+        assert ((kept[first] != 0) & (np.abs(kept[first]) < tiny)).sum() > 0                   # stuck without O7
+    for key in kept:
+        assert not ((flushed[key] != 0) & (np.abs(flushed[key]) < tiny)).any()                        # none with O7
+        normal = np.abs(kept[key]) >= tiny
+        np.testing.assert_array_equal(flushed[key][normal], kept[key][normal])                   # the rest untouched
+    np.testing.assert_array_equal(w_flushed, w_kept)
+
+
 def test_optimizer_lists_a_shared_parameter_once():
     p = Parameter(np.zeros(3))
     assert optim.Adam([p, p]).params == [p]

@@ -31,10 +31,30 @@ class Optimizer:
         for p in self.params:
             p.zero_grad()
 
+    flush_every = 100       # steps between two flushes of subnormal state to zero (eq. O7)
+
     def step(self) -> None:
         self.t += 1
         for p, state in zip(self.params, self.state):
             self._update(p.data, p.grad, state)
+        if self.flush_every and self.t % self.flush_every == 0:
+            self.flush_subnormals()
+
+    def flush_subnormals(self) -> None:
+        """Set the state (moments, momentum buffers) below the dtype's smallest normal number to zero (eq. O7).
+
+        A moment whose gradient stays 0 (the weights of an MNIST border pixel that is rarely
+        lit) decays by β each step until rounding holds it at a few subnormal units
+        (k·2⁻¹⁴⁹ · 0.9 rounds back to k·2⁻¹⁴⁹ for k ≤ 4), and every operation on a subnormal
+        number is many times slower: measured, a `vae` epoch grew from 3.0 to 5.9 s over
+        three epochs, a quarter of the first layer's Adam moments subnormal. The weights do
+        not change: such an Adam moment moves its weight by less than η·tiny/ε (1.2e-33 at
+        η = 1e-3 in float32).
+        """
+        for state in self.state:
+            for value in state.values():
+                xp = backend.get_array_module(value)
+                value[xp.abs(value) < xp.finfo(value.dtype).tiny] = 0               # eq. O7
 
     def _update(self, w, g, state) -> None:
         raise NotImplementedError
