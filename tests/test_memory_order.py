@@ -71,6 +71,7 @@ LAYERS = {
     "ReLU": lambda rng: layers.ReLU(),
     "Sigmoid": lambda rng: layers.Sigmoid(),
     "BatchNorm2d": lambda rng: layers.BatchNorm2d(3),
+    "Crop2d": lambda rng: layers.Crop2d(((1, 2), (0, 3))),
 }
 
 
@@ -99,6 +100,19 @@ def test_every_image_layer_gives_the_same_values_for_nchw_and_batch_last_inputs(
     np.testing.assert_allclose(dx1, dx0, rtol=1e-13, atol=1e-14)
     for a, b in zip(g1, g0):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+
+
+def test_crop2d_backward_keeps_the_gradients_memory_order_and_puts_zeros_on_the_cropped_edges(xp):
+    """Its dx had been NCHW whatever dy's order: a scatter across strides, 29 ms of a 150 ms `denoise` step."""
+    crop = layers.Crop2d(((1, 2), (0, 3)))
+    x = xp.asarray(np.random.default_rng(0).standard_normal((5, 3, 9, 8)).astype(np.float32))
+    y = crop.forward(batch_last_copy(x))
+    dy = batch_last_copy(xp.asarray(np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)))
+    dx = crop.backward(dy)
+    assert is_batch_last(dx) and dx.shape == x.shape
+    expected = np.zeros(x.shape, np.float32)
+    expected[:, :, 1:7, 0:5] = _np(dy)
+    np.testing.assert_array_equal(_np(dx), expected)
 
 
 def test_the_conv_model_gives_the_same_loss_and_gradients_in_either_memory_order(float64):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from ..im2col import empty_image
 from ..errors import ShapeError
 from .base import Layer, format_shape
 
@@ -105,9 +105,13 @@ class Crop2d(Layer):
         n, c, h, w = self._x_shape
         self.check_grad(dy, (n, c, *self._kept(h, w)))
         (top, _), (left, _) = self.cropping
-        xp = backend.get_array_module(dy)
-        dx = xp.zeros(self._x_shape, dtype=dy.dtype)
-        dx[:, :, top:top + dy.shape[2], left:left + dy.shape[3]] = dy
+        kh, kw = dy.shape[2], dy.shape[3]
+        dx = empty_image(self._x_shape, dy)                 # in dy's memory order: a copy along its strides
+        dx[:, :, top:top + kh, left:left + kw] = dy
+        dx[:, :, :top] = 0                                  # the cropped edges get no gradient
+        dx[:, :, top + kh:] = 0
+        dx[:, :, top:top + kh, :left] = 0
+        dx[:, :, top:top + kh, left + kw:] = 0
         return dx
 
     def output_shape(self, input_shape):
