@@ -16,6 +16,8 @@ from .parameter import Parameter
 class Optimizer:
     """Base class: a list of Parameters, a learning rate and per-parameter state."""
 
+    flush_every = 100       # steps between two flushes of subnormal state to zero (eq. O7)
+
     def __init__(self, params, lr: float):
         self.params: list[Parameter] = _unique(params)
         if not self.params:
@@ -30,8 +32,6 @@ class Optimizer:
     def zero_grad(self) -> None:
         for p in self.params:
             p.zero_grad()
-
-    flush_every = 100       # steps between two flushes of subnormal state to zero (eq. O7)
 
     def step(self) -> None:
         self.t += 1

@@ -42,15 +42,12 @@ class Sequential(Layer):
 
     # --- forward and backward -------------------------------------------------
     def forward(self, x):
-        self._skipped = self._relus_taken_by_max_pool() if self.fuse_relu_max_pool else set()
+        self._skipped = relus_before_max_pool(self.layers) if self.fuse_relu_max_pool else set()
         for i, layer in enumerate(self.layers):
             if i in self._skipped:                          # the MaxPool2d after it does its work  eq. P9
                 continue
             x = layer.forward_after_relu(x) if i - 1 in self._skipped else layer.forward(x)
         return x
-
-    def _relus_taken_by_max_pool(self) -> set:
-        return relus_before_max_pool(self.layers)
 
     def backward(self, dy, input_grad: bool = True):
         """Backpropagate ``dy`` through every layer; returns dx (None if ``input_grad`` is False).
